@@ -1,0 +1,227 @@
+/**
+ * im2col / col2im for NHWC 2-D convolution, on plain `Float32Array`s.
+ *
+ * A convolution is a matrix product once every output pixel's receptive field
+ * is laid out as a row: `col` has one row per output pixel `(b, oy, ox)` and
+ * one column per filter tap `(fy, fx, c)` — the same order as a tfjs filter
+ * `[fH, fW, inC, outC]` flattened to `[fH * fW * inC, outC]`. So
+ * `out = col @ filter`, `dFilter = colᵀ @ dy` and `dCol = dy @ filterᵀ`
+ * (scattered back with {@linkcode col2im}).
+ *
+ * Every function works on a range of rows so callers can bound scratch memory
+ * by processing the output pixels in chunks.
+ *
+ * @module
+ */
+
+import type { backend_util } from "@tensorflow/tfjs-core";
+
+/** Sizes, strides and padding of one NHWC convolution. */
+export interface ConvGeometry {
+  batch: number;
+  inH: number;
+  inW: number;
+  inC: number;
+  outH: number;
+  outW: number;
+  outC: number;
+  fH: number;
+  fW: number;
+  strideH: number;
+  strideW: number;
+  dilationH: number;
+  dilationW: number;
+  /** Zero rows added above the input (from tfjs's `padInfo.top`). */
+  padTop: number;
+  /** Zero columns added left of the input (from tfjs's `padInfo.left`). */
+  padLeft: number;
+}
+
+/** The geometry of a convolution described by tfjs's `computeConv2DInfo`. */
+export function convGeometry(info: backend_util.Conv2DInfo): ConvGeometry {
+  return {
+    batch: info.batchSize,
+    inH: info.inHeight,
+    inW: info.inWidth,
+    inC: info.inChannels,
+    outH: info.outHeight,
+    outW: info.outWidth,
+    outC: info.outChannels,
+    fH: info.filterHeight,
+    fW: info.filterWidth,
+    strideH: info.strideHeight,
+    strideW: info.strideWidth,
+    dilationH: info.dilationHeight,
+    dilationW: info.dilationWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+  };
+}
+
+/** Rows of the im2col matrix: one per output pixel, `batch * outH * outW`. */
+export function colRows(g: ConvGeometry): number {
+  return g.batch * g.outH * g.outW;
+}
+
+/** Columns of the im2col matrix: one per filter tap, `fH * fW * inC`. */
+export function colCols(g: ConvGeometry): number {
+  return g.fH * g.fW * g.inC;
+}
+
+/**
+ * True when the convolution is a plain matrix product of the input, so no
+ * im2col copy is needed: a 1x1 filter, stride 1 and no padding.
+ */
+export function isPointwise(g: ConvGeometry): boolean {
+  return g.fH === 1 && g.fW === 1 && g.strideH === 1 && g.strideW === 1 &&
+    g.padTop === 0 && g.padLeft === 0 && g.outH === g.inH &&
+    g.outW === g.inW;
+}
+
+/**
+ * Writes rows `[rowStart, rowEnd)` of the im2col matrix of `x` (NHWC, laid
+ * out from index 0) into `col` from index 0, row-major with row length
+ * `colCols(g)`. Taps that fall in the padding are zero.
+ */
+export function im2col(
+  x: Float32Array,
+  g: ConvGeometry,
+  col: Float32Array,
+  rowStart: number,
+  rowEnd: number,
+): void {
+  const { inH, inW, inC, outH, outW, fH, fW, strideH, strideW } = g;
+  const { dilationH, dilationW, padTop, padLeft } = g;
+  const tapRow = fW * inC;
+  let o = 0;
+  for (let r = rowStart; r < rowEnd; r++) {
+    const ox = r % outW;
+    const t = (r - ox) / outW;
+    const oy = t % outH;
+    const b = (t - oy) / outH;
+    const iy0 = oy * strideH - padTop;
+    const ix0 = ox * strideW - padLeft;
+    const xImage = b * inH * inW * inC;
+    for (let fy = 0; fy < fH; fy++) {
+      const iy = iy0 + fy * dilationH;
+      if (iy < 0 || iy >= inH) {
+        col.fill(0, o, o + tapRow);
+        o += tapRow;
+        continue;
+      }
+      const xRow = xImage + iy * inW * inC;
+      if (dilationW === 1 && ix0 >= 0 && ix0 + fW <= inW) {
+        // NHWC: the whole filter row is one contiguous run of the input.
+        const s = xRow + ix0 * inC;
+        if (tapRow > 64) {
+          col.set(x.subarray(s, s + tapRow), o);
+        } else {
+          for (let i = 0; i < tapRow; i++) col[o + i] = x[s + i];
+        }
+        o += tapRow;
+        continue;
+      }
+      for (let fx = 0; fx < fW; fx++) {
+        const ix = ix0 + fx * dilationW;
+        if (ix < 0 || ix >= inW) {
+          for (let c = 0; c < inC; c++) col[o + c] = 0;
+        } else {
+          const s = xRow + ix * inC;
+          for (let c = 0; c < inC; c++) col[o + c] = x[s + c];
+        }
+        o += inC;
+      }
+    }
+  }
+}
+
+/**
+ * Like {@linkcode im2col} but writes the transpose: element (row r, tap k)
+ * goes to `colT[k * ld + (r - rowStart)]`. Lets `dFilter = colT @ dy` run
+ * as an untransposed matrix product.
+ */
+export function im2colTransposed(
+  x: Float32Array,
+  g: ConvGeometry,
+  colT: Float32Array,
+  ld: number,
+  rowStart: number,
+  rowEnd: number,
+): void {
+  const { inH, inW, inC, outH, outW, fH, fW, strideH, strideW } = g;
+  const { dilationH, dilationW, padTop, padLeft } = g;
+  for (let r = rowStart; r < rowEnd; r++) {
+    const j = r - rowStart;
+    const ox = r % outW;
+    const t = (r - ox) / outW;
+    const oy = t % outH;
+    const b = (t - oy) / outH;
+    const iy0 = oy * strideH - padTop;
+    const ix0 = ox * strideW - padLeft;
+    const xImage = b * inH * inW * inC;
+    let k = 0;
+    for (let fy = 0; fy < fH; fy++) {
+      const iy = iy0 + fy * dilationH;
+      for (let fx = 0; fx < fW; fx++) {
+        const ix = ix0 + fx * dilationW;
+        if (iy < 0 || iy >= inH || ix < 0 || ix >= inW) {
+          for (let c = 0; c < inC; c++) colT[(k + c) * ld + j] = 0;
+        } else {
+          const s = xImage + (iy * inW + ix) * inC;
+          for (let c = 0; c < inC; c++) colT[(k + c) * ld + j] = x[s + c];
+        }
+        k += inC;
+      }
+    }
+  }
+}
+
+/**
+ * Adds rows `[rowStart, rowEnd)` of an im2col-shaped gradient `col` (from
+ * index 0) back onto the input-shaped `dx` (NHWC, from index 0): the adjoint
+ * of {@linkcode im2col}. Taps in the padding are dropped. `dx` must be
+ * zeroed by the caller before the first chunk.
+ */
+export function col2im(
+  col: Float32Array,
+  g: ConvGeometry,
+  dx: Float32Array,
+  rowStart: number,
+  rowEnd: number,
+): void {
+  const { inH, inW, inC, outH, outW, fH, fW, strideH, strideW } = g;
+  const { dilationH, dilationW, padTop, padLeft } = g;
+  const tapRow = fW * inC;
+  let o = 0;
+  for (let r = rowStart; r < rowEnd; r++) {
+    const ox = r % outW;
+    const t = (r - ox) / outW;
+    const oy = t % outH;
+    const b = (t - oy) / outH;
+    const iy0 = oy * strideH - padTop;
+    const ix0 = ox * strideW - padLeft;
+    const xImage = b * inH * inW * inC;
+    for (let fy = 0; fy < fH; fy++) {
+      const iy = iy0 + fy * dilationH;
+      if (iy < 0 || iy >= inH) {
+        o += tapRow;
+        continue;
+      }
+      const xRow = xImage + iy * inW * inC;
+      if (dilationW === 1 && ix0 >= 0 && ix0 + fW <= inW) {
+        const s = xRow + ix0 * inC;
+        for (let i = 0; i < tapRow; i++) dx[s + i] += col[o + i];
+        o += tapRow;
+        continue;
+      }
+      for (let fx = 0; fx < fW; fx++) {
+        const ix = ix0 + fx * dilationW;
+        if (ix >= 0 && ix < inW) {
+          const s = xRow + ix * inC;
+          for (let c = 0; c < inC; c++) dx[s + c] += col[o + c];
+        }
+        o += inC;
+      }
+    }
+  }
+}

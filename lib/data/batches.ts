@@ -1,0 +1,32 @@
+/**
+ * Minibatch index lists: in order, or shuffled with a seeded generator.
+ *
+ * @module
+ */
+import type { Rng } from "../random.ts";
+
+/**
+ * Splits `0..n-1` into batches of `batchSize` (the last one may be smaller),
+ * shuffled by `rng` when given. `dropLast` drops a smaller last batch, which
+ * matters for batch norm: a batch of one has no variance.
+ */
+export function minibatches(
+  n: number,
+  batchSize: number,
+  rng?: Rng,
+  dropLast = false,
+): Int32Array[] {
+  if (!(batchSize >= 1)) {
+    throw new RangeError(`batch size must be at least 1, got ${batchSize}`);
+  }
+  const order = rng
+    ? rng.permutation(n)
+    : Int32Array.from({ length: n }, (_, i) => i);
+  const out: Int32Array[] = [];
+  for (let s = 0; s < n; s += batchSize) {
+    const b = order.subarray(s, Math.min(n, s + batchSize));
+    if (dropLast && b.length < batchSize) break;
+    out.push(b);
+  }
+  return out;
+}

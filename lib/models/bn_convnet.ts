@@ -1,0 +1,148 @@
+/**
+ * The seed's batch-normalized convnet for Dogs vs. Cats
+ * (normalized_convnet.py, IFT6266 Week 8).
+ *
+ * Input 48x48x3 (NHWC). Three convolutions, each followed by batch norm,
+ * ReLU and 2x2 max pooling: 3x3 stride 2 with 32 filters, 2x2 with 64, 2x2
+ * with 128. Then dense 512 -> 128 and 128 -> 16, each with batch norm and
+ * ReLU, and a softmax over 2 classes. `width` scales every layer's size (0.5:
+ * the "~50% smaller network"); `batchNorm: false` drops every batch norm.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { BatchNorm } from "../nn/batch_norm.ts";
+import { Conv2D } from "../nn/conv2d.ts";
+import { Dense } from "../nn/dense.ts";
+import { DenseBN } from "../nn/dense_bn.ts";
+import type { Module, NormMode } from "../nn/module.ts";
+import { Rng } from "../random.ts";
+
+/** Architecture of {@linkcode BNConvNet}. */
+export interface BNConvNetConfig {
+  /** Input side (square images); default 48. */
+  inputSize?: number;
+  /** Input channels; default 3. */
+  channels?: number;
+  /** Multiplies every layer's width; default 1. */
+  width?: number;
+  /** Batch norm after every conv and hidden dense layer; default true. */
+  batchNorm?: boolean;
+  /** Number of classes; default 2. */
+  classes?: number;
+  /** Seed of the weight initialization. */
+  seed: number;
+  /** Uniform init scale; default 0.1 as in the seed. */
+  initScale?: number;
+}
+
+/** One conv stage: conv, optional batch norm, ReLU, 2x2 max pool. */
+interface ConvStage {
+  conv: Conv2D;
+  bn: BatchNorm | null;
+}
+
+/** The seed's Week 8 convnet. */
+export class BNConvNet implements Module {
+  readonly stages: ConvStage[];
+  readonly hidden: DenseBN[];
+  readonly output: Dense;
+  readonly flatSize: number;
+
+  constructor(readonly config: BNConvNetConfig) {
+    const rng = new Rng(config.seed);
+    const w = config.width ?? 1;
+    const bn = config.batchNorm ?? true;
+    const size = (n: number) => Math.max(1, Math.round(n * w));
+    const init = config.initScale;
+    const specs = [
+      { out: size(32), kernel: 3, stride: 2 },
+      { out: size(64), kernel: 2, stride: 1 },
+      { out: size(128), kernel: 2, stride: 1 },
+    ];
+    let channels = config.channels ?? 3;
+    let side = config.inputSize ?? 48;
+    this.stages = specs.map((s, i) => {
+      const conv = new Conv2D(channels, s.out, s.kernel, {
+        seed: rng.seed(),
+        stride: s.stride,
+        initScale: init,
+        name: `conv${i}`,
+      });
+      channels = s.out;
+      side = Math.floor(Math.floor((side - s.kernel) / s.stride + 1) / 2);
+      return {
+        conv,
+        bn: bn ? new BatchNorm(s.out, { name: `conv${i}_bn` }) : null,
+      };
+    });
+    if (side < 1) {
+      throw new Error(
+        `input of ${config.inputSize} pixels is too small for this net`,
+      );
+    }
+    this.flatSize = side * side * channels;
+    // The seed's dense stack: 512 (= 2x2x128 at 48x48 input) -> 128 -> 16.
+    const dense = [this.flatSize, size(128), size(16)];
+    this.hidden = dense.slice(1).map((o, i) =>
+      new DenseBN(dense[i], o, {
+        seed: rng.seed(),
+        activation: "relu",
+        initScale: init,
+        batchNorm: bn,
+        name: `fc${i}`,
+      })
+    );
+    this.output = new Dense(dense[dense.length - 1], config.classes ?? 2, {
+      seed: rng.seed(),
+      initScale: init,
+      name: "logits",
+    });
+  }
+
+  /** Class scores (pre-softmax) for NHWC images. */
+  logits(x: tf.Tensor4D, mode: NormMode): tf.Tensor2D {
+    let h = x;
+    for (const { conv, bn } of this.stages) {
+      const c = conv.apply(h);
+      h = tf.maxPool(tf.relu(bn ? bn.apply(c, mode) : c), 2, 2, "valid");
+    }
+    let f = tf.reshape(h, [h.shape[0], this.flatSize]) as tf.Tensor2D;
+    for (const l of this.hidden) f = l.apply(f, mode);
+    return this.output.apply(f);
+  }
+
+  /** Mean cross-entropy of integer labels, and the batch's accuracy. */
+  loss(
+    x: tf.Tensor4D,
+    labels: tf.Tensor1D,
+    mode: NormMode,
+  ): { loss: tf.Scalar; logits: tf.Tensor2D } {
+    const logits = this.logits(x, mode);
+    const onehot = tf.oneHot(tf.cast(labels, "int32"), logits.shape[1]);
+    const loss = tf.losses.softmaxCrossEntropy(onehot, logits) as tf.Scalar;
+    return { loss, logits };
+  }
+
+  /** Every batch-norm layer, in data order. */
+  batchNorms(): BatchNorm[] {
+    return [
+      ...this.stages.flatMap((s) => (s.bn ? [s.bn] : [])),
+      ...this.hidden.flatMap((l) => (l.bn ? [l.bn] : [])),
+    ];
+  }
+
+  trainable(): tf.Variable[] {
+    return [
+      ...this.stages.flatMap((
+        s,
+      ) => [...s.conv.trainable(), ...(s.bn?.trainable() ?? [])]),
+      ...this.hidden.flatMap((l) => l.trainable()),
+      ...this.output.trainable(),
+    ];
+  }
+
+  state(): tf.Variable[] {
+    return this.batchNorms().flatMap((b) => b.state());
+  }
+}

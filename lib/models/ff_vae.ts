@@ -1,0 +1,175 @@
+/**
+ * The seed's feed-forward VAE with batch normalization at every layer
+ * (vae.py, IFT6266 Week 9).
+ *
+ * - encoder: `encSizes` linear+BN layers, ReLU but the last (tanh); then two
+ *   linear+BN heads, `mu` and `sigma = softplus(.)`; `z = mu + sigma * eps`.
+ * - decoder: linear+BN from the code (no activation), ReLU linear+BN layers
+ *   through `decSizes`, and a last linear+BN layer to the input size with hard
+ *   tanh.
+ * - cost, summed over the batch: `KL(q(z|x) || N(0, I)) + sum((x - y)^2)`.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { BatchNorm } from "../nn/batch_norm.ts";
+import { DenseBN } from "../nn/dense_bn.ts";
+import type { Module, NormMode } from "../nn/module.ts";
+import { Rng } from "../random.ts";
+
+/** Architecture of {@linkcode FFVAE}. */
+export interface FFVAEConfig {
+  /** Input size (784 for MNIST). */
+  inputSize: number;
+  /** Encoder hidden sizes, e.g. [512, 512, 256]. */
+  encSizes: number[];
+  /** Decoder hidden sizes, e.g. [256, 512, 512]. */
+  decSizes: number[];
+  /** Code (latent) size, e.g. 384. */
+  codeSize: number;
+  /** Seed of the weight initialization. */
+  seed: number;
+  /** Uniform init scale; default 0.1 as in the seed. */
+  initScale?: number;
+}
+
+/** The cost of a minibatch, summed over its examples. */
+export interface VAECost {
+  /** KL + reconstruction: what is minimized. */
+  total: tf.Scalar;
+  /** KL(q(z|x) || N(0, I)). */
+  kl: tf.Scalar;
+  /** Sum of squared errors of the reconstruction. */
+  reconstruction: tf.Scalar;
+}
+
+/** A feed-forward VAE whose every layer is linear + batch norm. */
+export class FFVAE implements Module {
+  readonly encoder: DenseBN[];
+  readonly muHead: DenseBN;
+  readonly sigmaHead: DenseBN;
+  readonly decoder: DenseBN[];
+
+  constructor(readonly config: FFVAEConfig) {
+    const { inputSize, encSizes, decSizes, codeSize } = config;
+    if (encSizes.length === 0 || decSizes.length === 0) {
+      throw new Error("FFVAE needs at least one encoder and one decoder size");
+    }
+    const rng = new Rng(config.seed);
+    const layer = (
+      i: number,
+      o: number,
+      activation: DenseBN["activation"],
+      name: string,
+    ) =>
+      new DenseBN(i, o, {
+        seed: rng.seed(),
+        activation,
+        initScale: config.initScale,
+        name,
+      });
+    const enc = [inputSize, ...encSizes];
+    this.encoder = encSizes.map((s, i) =>
+      layer(enc[i], s, i < encSizes.length - 1 ? "relu" : "tanh", `enc${i}`)
+    );
+    const last = encSizes[encSizes.length - 1];
+    this.muHead = layer(last, codeSize, "linear", "mu");
+    this.sigmaHead = layer(last, codeSize, "softplus", "sigma");
+    const dec = [codeSize, ...decSizes, inputSize];
+    this.decoder = dec.slice(1).map((s, i) =>
+      layer(
+        dec[i],
+        s,
+        i === 0 ? "linear" : i === dec.length - 2 ? "hardtanh" : "relu",
+        `dec${i}`,
+      )
+    );
+  }
+
+  /** q(z|x): the code's mean and standard deviation. */
+  encode(
+    x: tf.Tensor2D,
+    mode: NormMode,
+  ): { mu: tf.Tensor2D; sigma: tf.Tensor2D } {
+    let h = x;
+    for (const l of this.encoder) h = l.apply(h, mode);
+    return {
+      mu: this.muHead.apply(h, mode),
+      sigma: this.sigmaHead.apply(h, mode),
+    };
+  }
+
+  /** The reconstruction (or sample) for codes `z`, in [-1, 1]. */
+  decode(z: tf.Tensor2D, mode: NormMode): tf.Tensor2D {
+    let h = z;
+    for (const l of this.decoder) h = l.apply(h, mode);
+    return h;
+  }
+
+  /** Encodes, samples `z = mu + sigma * eps` with a seeded `eps`, decodes. */
+  reconstruct(x: tf.Tensor2D, mode: NormMode, seed: number): tf.Tensor2D {
+    return this.forward(x, mode, seed).y;
+  }
+
+  /** The full pass: code statistics, sampled code and reconstruction. */
+  forward(
+    x: tf.Tensor2D,
+    mode: NormMode,
+    seed: number,
+  ): { mu: tf.Tensor2D; sigma: tf.Tensor2D; z: tf.Tensor2D; y: tf.Tensor2D } {
+    const { mu, sigma } = this.encode(x, mode);
+    const eps = tf.randomNormal(mu.shape, 0, 1, "float32", seed);
+    const z = tf.add<tf.Tensor2D>(mu, tf.mul(sigma, eps));
+    return { mu, sigma, z, y: this.decode(z, mode) };
+  }
+
+  /** The seed's cost of a minibatch, summed over examples. */
+  cost(x: tf.Tensor2D, mode: NormMode, seed: number): VAECost {
+    const { mu, sigma, y } = this.forward(x, mode, seed);
+    return { ...vaeCostTerms(x, y, mu, sigma) };
+  }
+
+  /** Every batch-norm layer, encoder first. */
+  batchNorms(): BatchNorm[] {
+    return this.layers().flatMap((l) => (l.bn ? [l.bn] : []));
+  }
+
+  /** Every layer, in the order the data flows. */
+  layers(): DenseBN[] {
+    return [...this.encoder, this.muHead, this.sigmaHead, ...this.decoder];
+  }
+
+  trainable(): tf.Variable[] {
+    return this.layers().flatMap((l) => l.trainable());
+  }
+
+  state(): tf.Variable[] {
+    return this.layers().flatMap((l) => l.state());
+  }
+}
+
+/**
+ * The VAE cost terms, summed over the batch:
+ * `kl = -0.5 * sum(2 log sigma - sigma^2 - mu^2 + 1)` and
+ * `reconstruction = sum((x - y)^2)`.
+ */
+export function vaeCostTerms(
+  x: tf.Tensor,
+  y: tf.Tensor,
+  mu: tf.Tensor,
+  sigma: tf.Tensor,
+): VAECost {
+  // The tiny floor keeps log finite if softplus underflows to 0.
+  const logSigma = tf.log(tf.add(sigma, 1e-12));
+  const kl = tf.mul(
+    -0.5,
+    tf.sum(
+      tf.add(
+        tf.sub(tf.sub(tf.mul(logSigma, 2), tf.square(sigma)), tf.square(mu)),
+        1,
+      ),
+    ),
+  ) as tf.Scalar;
+  const reconstruction = tf.sum(tf.squaredDifference(x, y)) as tf.Scalar;
+  return { total: tf.add(kl, reconstruction), kl, reconstruction };
+}

@@ -1,0 +1,183 @@
+/**
+ * Batch normalization as the seed wrote it, finished with the population
+ * ("fixed point") statistics the seed never got to.
+ *
+ * Training normalizes with the minibatch mean and standard deviation:
+ * `y = gamma * (x - mean) / (std + eps) + beta`, `std` the biased (divide by
+ * m) standard deviation and `eps = 1e-6` added to the std, not the variance.
+ * Inference uses population estimates of mean and variance instead, kept two
+ * ways: an exponential moving average updated by every training step, and an
+ * exact average over a pass of the training set ({@linkcode estimatePopulationStats},
+ * Algorithm 2 of Ioffe & Szegedy 2015: the mean of the batch means, and the
+ * mean of the batch variances times m / (m - 1)).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { type Module, type NormMode, uniqueName } from "./module.ts";
+
+/** Options for {@linkcode BatchNorm}. */
+export interface BatchNormOptions {
+  /** Added to the standard deviation; default 1e-6 as in the seed. */
+  epsilon?: number;
+  /** Weight of the newest batch in the moving averages; default 0.1. */
+  momentum?: number;
+  /** Variable name prefix. */
+  name?: string;
+}
+
+/**
+ * Batch normalization over every axis but the last: features of a dense
+ * layer (`[batch, features]`) or channels of an NHWC convolution.
+ */
+export class BatchNorm implements Module {
+  readonly gamma: tf.Variable;
+  readonly beta: tf.Variable;
+  /** Population mean estimate used in "population" mode. */
+  readonly popMean: tf.Variable;
+  /** Population variance estimate used in "population" mode. */
+  readonly popVar: tf.Variable;
+  readonly epsilon: number;
+  readonly momentum: number;
+  #sums: { mean: tf.Tensor; variance: tf.Tensor; batches: number } | null =
+    null;
+
+  constructor(readonly features: number, opts: BatchNormOptions = {}) {
+    const name = opts.name ?? "bn";
+    this.epsilon = opts.epsilon ?? 1e-6;
+    this.momentum = opts.momentum ?? 0.1;
+    this.gamma = tf.variable(
+      tf.ones([features]),
+      true,
+      uniqueName(`${name}_g`),
+    );
+    this.beta = tf.variable(
+      tf.zeros([features]),
+      true,
+      uniqueName(`${name}_b`),
+    );
+    this.popMean = tf.variable(
+      tf.zeros([features]),
+      false,
+      uniqueName(`${name}_mean`),
+    );
+    this.popVar = tf.variable(
+      tf.ones([features]),
+      false,
+      uniqueName(`${name}_var`),
+    );
+  }
+
+  /** Normalizes `x` (last axis = features) in the given mode. */
+  apply<T extends tf.Tensor>(x: T, mode: NormMode): T {
+    const axes = x.shape.map((_, i) => i).slice(0, -1);
+    if (mode === "population") {
+      const scale = tf.div(
+        this.gamma,
+        tf.add(tf.sqrt(this.popVar), this.epsilon),
+      );
+      return tf.add(tf.mul(tf.sub(x, this.popMean), scale), this.beta) as T;
+    }
+    const { mean, variance } = tf.moments(x, axes);
+    const m = x.size / this.features;
+    if (mode === "train") this.#updateMovingAverages(mean, variance, m);
+    if (this.#sums) this.#accumulate(mean, variance);
+    const scale = tf.div(this.gamma, tf.add(tf.sqrt(variance), this.epsilon));
+    return tf.add(tf.mul(tf.sub(x, mean), scale), this.beta) as T;
+  }
+
+  #updateMovingAverages(mean: tf.Tensor, variance: tf.Tensor, m: number) {
+    const a = this.momentum;
+    const unbiased = m > 1 ? m / (m - 1) : 1;
+    // assign() shares the new tensor's data, so the surrounding tidy may
+    // dispose the handle safely.
+    this.popMean.assign(tf.add(tf.mul(this.popMean, 1 - a), tf.mul(mean, a)));
+    this.popVar.assign(
+      tf.add(tf.mul(this.popVar, 1 - a), tf.mul(variance, a * unbiased)),
+    );
+  }
+
+  #accumulate(mean: tf.Tensor, variance: tf.Tensor) {
+    const s = this.#sums!;
+    const newMean = tf.keep(tf.add(s.mean, mean));
+    const newVar = tf.keep(tf.add(s.variance, variance));
+    s.mean.dispose();
+    s.variance.dispose();
+    s.mean = newMean;
+    s.variance = newVar;
+    s.batches++;
+  }
+
+  /** Starts summing minibatch statistics (see {@linkcode estimatePopulationStats}). */
+  beginAccumulation(): void {
+    this.#discardSums();
+    this.#sums = {
+      mean: tf.zeros([this.features]),
+      variance: tf.zeros([this.features]),
+      batches: 0,
+    };
+  }
+
+  /**
+   * Sets the population statistics to the averages summed since
+   * {@linkcode beginAccumulation}; `m` is the number of values each batch
+   * statistic was computed over (batch size, times H*W for convolutions).
+   */
+  endAccumulation(m: number): void {
+    const s = this.#sums;
+    if (!s) throw new Error("endAccumulation() without beginAccumulation()");
+    if (s.batches > 0) {
+      const unbiased = m > 1 ? m / (m - 1) : 1;
+      tf.tidy(() => {
+        this.popMean.assign(tf.div(s.mean, s.batches));
+        this.popVar.assign(tf.mul(tf.div(s.variance, s.batches), unbiased));
+      });
+    }
+    this.#discardSums();
+  }
+
+  /** Stops summing without changing the population statistics. */
+  cancelAccumulation(): void {
+    this.#discardSums();
+  }
+
+  #discardSums() {
+    if (!this.#sums) return;
+    this.#sums.mean.dispose();
+    this.#sums.variance.dispose();
+    this.#sums = null;
+  }
+
+  trainable(): tf.Variable[] {
+    return [this.gamma, this.beta];
+  }
+
+  state(): tf.Variable[] {
+    return [this.popMean, this.popVar];
+  }
+}
+
+/**
+ * Replaces the population statistics of `layers` with exact averages over a
+ * pass of data: `forward(i)` must run the network on batch `i` in
+ * "minibatch" mode (no gradients needed). `valuesPerBatch` is m for the
+ * unbiased variance correction (the batch size for dense layers).
+ */
+export async function estimatePopulationStats(
+  layers: BatchNorm[],
+  batches: number,
+  forward: (i: number) => void,
+  valuesPerBatch: (layer: BatchNorm) => number,
+): Promise<void> {
+  for (const l of layers) l.beginAccumulation();
+  try {
+    for (let i = 0; i < batches; i++) {
+      tf.tidy(() => forward(i));
+      if (i % 20 === 19) await new Promise((r) => setTimeout(r, 0));
+    }
+    for (const l of layers) l.endAccumulation(valuesPerBatch(l));
+  } catch (e) {
+    for (const l of layers) l.cancelAccumulation();
+    throw e;
+  }
+}

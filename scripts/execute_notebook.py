@@ -1,0 +1,151 @@
+"""Execute a notebook with nbclient and save it plus an HTML export.
+
+Called by scripts/run_notebook.ts as
+
+    /usr/bin/python3 scripts/execute_notebook.py IN.ipynb OUT.ipynb OUT.html \
+        --cwd DIR --kernel deno --timeout SECONDS
+
+with JUPYTER_PATH pointing at the project-local kernelspec. The executed
+notebook is written even when a cell fails, so the partial run can be read.
+On stdout the last line is a JSON summary:
+{"status": "ok"} or {"status": "error", "cell": i, "ename", "evalue", "traceback"}.
+Exit codes: 0 ok, 1 a cell failed, 2 the kernel or executor failed.
+"""
+
+import argparse
+import json
+import queue
+import sys
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import (
+    CellExecutionComplete,
+    CellExecutionError,
+    CellTimeoutError,
+    DeadKernelError,
+)
+from nbclient.util import ensure_async
+from nbconvert import HTMLExporter
+
+
+# How long to keep listening after a cell reports idle. The Deno kernel can
+# publish a cell's execute_result (or other output) just after its "idle"
+# status, where plain nbclient would drop it; we keep reading until the
+# kernel has been quiet this long.
+LATE_OUTPUT_QUIET_S = 0.25
+
+
+class DenoNotebookClient(NotebookClient):
+    """NotebookClient that also collects outputs arriving after "idle"."""
+
+    async def _async_poll_output_msg(self, parent_msg_id, cell, cell_index):
+        assert self.kc is not None
+        while True:
+            msg = await ensure_async(self.kc.iopub_channel.get_msg(timeout=None))
+            if msg["parent_header"].get("msg_id") == parent_msg_id:
+                try:
+                    self.process_message(msg, cell, cell_index)
+                except CellExecutionComplete:
+                    break
+        while True:
+            try:
+                msg = await ensure_async(
+                    self.kc.iopub_channel.get_msg(timeout=LATE_OUTPUT_QUIET_S)
+                )
+            except queue.Empty:
+                return
+            if msg["parent_header"].get("msg_id") == parent_msg_id:
+                try:
+                    self.process_message(msg, cell, cell_index)
+                except CellExecutionComplete:
+                    pass
+
+
+def first_error(nb):
+    """Return (cell index, error output) of the first error output, or None."""
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return index, output
+    return None
+
+
+def save(nb, out_ipynb, out_html):
+    nbformat.write(nb, out_ipynb)
+    try:
+        body, _ = HTMLExporter().from_notebook_node(nb)
+        with open(out_html, "w", encoding="utf-8") as f:
+            f.write(body)
+    except Exception as e:  # the .ipynb is what matters; say why HTML is missing
+        print(f"warning: HTML export failed: {e!r}", file=sys.stderr)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("input")
+    parser.add_argument("out_ipynb")
+    parser.add_argument("out_html")
+    parser.add_argument("--cwd", required=True)
+    parser.add_argument("--kernel", default="deno")
+    parser.add_argument("--timeout", type=int, default=1800)
+    args = parser.parse_args()
+
+    nb = nbformat.read(args.input, as_version=4)
+    client = DenoNotebookClient(
+        nb,
+        timeout=args.timeout,
+        kernel_name=args.kernel,
+        resources={"metadata": {"path": args.cwd}},
+        startup_timeout=120,
+    )
+    summary = {"status": "ok"}
+    code = 0
+    try:
+        client.execute()
+    except CellExecutionError as e:
+        # Used when the error output itself never arrived.
+        code = 1
+        summary = {
+            "status": "error",
+            "cell": None,
+            "ename": getattr(e, "ename", "CellExecutionError"),
+            "evalue": getattr(e, "evalue", str(e)),
+            "traceback": str(getattr(e, "traceback", "")).splitlines(),
+        }
+    except (CellTimeoutError, DeadKernelError) as e:
+        code = 1
+        summary = {
+            "status": "error",
+            "cell": None,
+            "ename": type(e).__name__,
+            "evalue": str(e).strip().splitlines()[0] if str(e).strip() else "",
+            "traceback": [],
+        }
+    except Exception as e:
+        code = 2
+        summary = {
+            "status": "error",
+            "cell": None,
+            "ename": type(e).__name__,
+            "evalue": str(e),
+            "traceback": [],
+        }
+    found = first_error(nb)
+    if found is not None:
+        index, output = found
+        code = code or 1
+        summary = {
+            "status": "error",
+            "cell": index,
+            "ename": output.get("ename", ""),
+            "evalue": output.get("evalue", ""),
+            "traceback": output.get("traceback", []),
+        }
+    save(nb, args.out_ipynb, args.out_html)
+    print(json.dumps(summary))
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

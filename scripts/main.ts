@@ -1,0 +1,130 @@
+/**
+ * The main job: check the tools, then run every `notebooks/*.ipynb` headless
+ * at its default parameters, one after another, and report each as passed,
+ * skipped (no data) or FAILED.
+ *
+ * ```sh
+ * deno task main [--only week09]... [-p name=value]... [--timeout SECONDS]
+ * ```
+ *
+ * `--only` keeps notebooks whose file name contains the text (repeatable or
+ * comma-separated); `-p` overrides apply to every notebook run. Exits 1 if any
+ * notebook failed, 2 on bad arguments or a broken setup.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import {
+  describeResult,
+  type Overrides,
+  parseParam,
+  REPO_ROOT,
+  runNotebook,
+} from "./run_notebook.ts";
+
+/** Parsed command line of the main job. */
+export interface MainArgs {
+  only: string[];
+  params: Overrides;
+  timeoutS?: number;
+}
+
+/** Parses `[--only TEXT]... [-p name=value]... [--timeout S]`. */
+export function parseMainArgs(args: string[]): MainArgs {
+  const only: string[] = [];
+  const params: Overrides = {};
+  let timeoutS: number | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const value = () => {
+      if (i + 1 >= args.length) throw new Error(`${arg} needs a value`);
+      return args[++i];
+    };
+    if (arg === "--only") {
+      only.push(...value().split(",").filter(Boolean));
+    } else if (arg.startsWith("--only=")) {
+      only.push(...arg.slice(7).split(",").filter(Boolean));
+    } else if (arg === "-p" || arg === "--param") {
+      const [name, v] = parseParam(value());
+      params[name] = v;
+    } else if (arg === "--timeout") {
+      timeoutS = Number(value());
+      if (!(timeoutS > 0)) throw new Error("--timeout needs a positive number");
+    } else {
+      throw new Error(
+        `unknown argument ${arg}; usage: deno task main [--only TEXT]... ` +
+          `[-p name=value]... [--timeout SECONDS]`,
+      );
+    }
+  }
+  return { only, params, timeoutS };
+}
+
+/** The notebooks in `dir`, sorted, keeping those whose name contains one of `only`. */
+export async function listNotebooks(
+  dir: string,
+  only: string[] = [],
+): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile && entry.name.endsWith(".ipynb")) names.push(entry.name);
+  }
+  return names
+    .filter((n) => only.length === 0 || only.some((o) => n.includes(o)))
+    .sort()
+    .map((n) => join(dir, n));
+}
+
+async function checkDeps(): Promise<boolean> {
+  const status = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(REPO_ROOT, "scripts", "check_deps.ts"), "main"],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn().status;
+  return status.success;
+}
+
+if (import.meta.main) {
+  let args: MainArgs;
+  try {
+    args = parseMainArgs(Deno.args);
+  } catch (e) {
+    console.error((e as Error).message);
+    Deno.exit(2);
+  }
+  if (!await checkDeps()) Deno.exit(2);
+  const notebooks = await listNotebooks(
+    join(REPO_ROOT, "notebooks"),
+    args.only,
+  );
+  if (notebooks.length === 0) {
+    console.error(
+      `no notebooks in notebooks/${
+        args.only.length ? ` matching ${args.only.join(", ")}` : ""
+      }`,
+    );
+    Deno.exit(2);
+  }
+  const counts = { passed: 0, skipped: 0, failed: 0 };
+  for (const path of notebooks) {
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    console.log(`${name}: running...`);
+    try {
+      const result = await runNotebook(path, {
+        params: args.params,
+        timeoutS: args.timeoutS,
+      });
+      counts[result.status] += 1;
+      console.log(describeResult(name, result));
+    } catch (e) {
+      counts.failed += 1;
+      console.log(`${name}: FAILED: ${(e as Error).message}`);
+    }
+  }
+  console.log(
+    `${notebooks.length} notebooks: ${counts.passed} passed, ` +
+      `${counts.skipped} skipped, ${counts.failed} failed`,
+  );
+  Deno.exit(counts.failed > 0 ? 1 : 0);
+}

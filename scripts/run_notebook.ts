@@ -1,0 +1,445 @@
+/**
+ * Runs a notebook headless through the real Deno Jupyter kernel, with
+ * parameters overridden like papermill:
+ *
+ * ```sh
+ * deno task run notebooks/week09_ff_vae.ipynb -p epochs=3 -p batchSize=100 \
+ *   [--out DIR] [--timeout SECONDS]
+ * ```
+ *
+ * The notebook must have exactly one code cell tagged `parameters` that
+ * declares its parameters with `let` (a `const` cannot be reassigned). After
+ * it, a cell tagged `injected-parameters` assigns the overrides
+ * (`epochs = 3;`); values are parsed as JSON when valid, else taken as
+ * strings (`-p name=relu` gives "relu"). Relative paths passed as values are
+ * seen from the notebook's folder, the kernel's working directory.
+ *
+ * The executed notebook and an HTML export are saved under
+ * `outputs/notebooks/<notebook-name>/<run-id>/` (with `--out DIR`:
+ * `DIR/<notebook-name>/<run-id>/`), also when a cell fails. Exit codes:
+ * 0 passed, 1 a cell failed (its error is printed), 3 skipped because a
+ * `DatasetNotFoundError` stopped it, 2 bad arguments or a broken setup.
+ *
+ * The kernel is registered in the project-local `.jupyter/` (see
+ * {@linkcode ensureKernelspec}), not in the user's Jupyter setup.
+ *
+ * @module
+ */
+
+import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRunDir, makeRunId } from "../lib/run_dir.ts";
+
+/** The repository root (this script's parent folder). */
+export const REPO_ROOT: string = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  "..",
+);
+/** The Python with nbclient and nbconvert (Debian's packages). */
+export const PYTHON: string = Deno.env.get("NOTEBOOK_PYTHON") ??
+  "/usr/bin/python3";
+/** Exit code for a notebook skipped for lack of data. */
+export const EXIT_SKIPPED = 3;
+/** Tag of the cell holding the notebook's default parameters. */
+export const PARAMETERS_TAG = "parameters";
+/** Tag of the cell the runner adds with the overrides. */
+export const INJECTED_TAG = "injected-parameters";
+
+/** The parts of an nbformat-4 cell the runner reads and writes. */
+export interface Cell {
+  cell_type: string;
+  source: string | string[];
+  metadata?: { tags?: string[]; [key: string]: unknown };
+  outputs?: Output[];
+  id?: string;
+  [key: string]: unknown;
+}
+
+/** One cell output as nbformat stores it. */
+export interface Output {
+  output_type: string;
+  data?: Record<string, unknown>;
+  ename?: string;
+  evalue?: string;
+  traceback?: string[];
+  text?: string | string[];
+  [key: string]: unknown;
+}
+
+/** An nbformat-4 notebook. */
+export interface Notebook {
+  cells: Cell[];
+  metadata: Record<string, unknown>;
+  nbformat: number;
+  nbformat_minor: number;
+}
+
+/** Parameter overrides, name to value. */
+export type Overrides = Record<string, unknown>;
+
+/** A cell's source as one string. */
+export function cellSource(cell: Cell): string {
+  return Array.isArray(cell.source) ? cell.source.join("") : cell.source;
+}
+
+/** Index of the one cell tagged `parameters`; throws for none or several. */
+export function findParametersCell(nb: Notebook): number {
+  const found = nb.cells.flatMap((cell, i) =>
+    cell.metadata?.tags?.includes(PARAMETERS_TAG) ? [i] : []
+  );
+  if (found.length === 0) {
+    throw new Error(
+      `no cell is tagged "${PARAMETERS_TAG}"; tag the code cell that declares ` +
+        `the parameters with \`let\` (cell metadata: {"tags": ["parameters"]})`,
+    );
+  }
+  if (found.length > 1) {
+    throw new Error(
+      `${found.length} cells are tagged "${PARAMETERS_TAG}" (cells ${
+        found.join(", ")
+      }); keep the tag on exactly one`,
+    );
+  }
+  if (nb.cells[found[0]].cell_type !== "code") {
+    throw new Error(`the cell tagged "${PARAMETERS_TAG}" is not a code cell`);
+  }
+  return found[0];
+}
+
+/**
+ * Names declared at the start of a line in the parameters cell, with their
+ * keyword: `let epochs = 10;` gives `epochs -> let`. A declaration listing
+ * several names on one line (`let a = 1, b = 2;`) yields only the first.
+ */
+export function declaredParameters(source: string): Map<string, string> {
+  const names = new Map<string, string>();
+  for (
+    const m of source.matchAll(/^\s*(let|const|var)\s+([A-Za-z_$][\w$]*)/gm)
+  ) {
+    names.set(m[2], m[1]);
+  }
+  return names;
+}
+
+/** Parses `name=value` from `-p`: the value as JSON when valid, else the raw string. */
+export function parseParam(text: string): [string, unknown] {
+  const eq = text.indexOf("=");
+  if (eq <= 0) {
+    throw new Error(`bad parameter "${text}"; write -p name=value`);
+  }
+  const name = text.slice(0, eq).trim();
+  const raw = text.slice(eq + 1);
+  if (!/^[A-Za-z_$][\w$]*$/.test(name)) {
+    throw new Error(
+      `bad parameter name "${name}"; use a TypeScript identifier`,
+    );
+  }
+  try {
+    return [name, JSON.parse(raw)];
+  } catch {
+    return [name, raw];
+  }
+}
+
+/** The source of the injected cell: one assignment per override. */
+export function injectedSource(overrides: Overrides): string {
+  const lines = ["// Parameters injected by scripts/run_notebook.ts"];
+  for (const [name, value] of Object.entries(overrides)) {
+    lines.push(`${name} = ${JSON.stringify(value)};`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * A copy of the notebook with a cell tagged `injected-parameters` right after
+ * the `parameters` cell (replacing one left by an earlier run). Throws when
+ * the parameters cell is missing or repeated, when an override names a
+ * parameter the cell does not declare, or one declared with `const`.
+ */
+export function injectParameters(nb: Notebook, overrides: Overrides): Notebook {
+  const cells = nb.cells.filter((c) =>
+    !c.metadata?.tags?.includes(INJECTED_TAG)
+  );
+  const copy: Notebook = { ...nb, cells };
+  const index = findParametersCell(copy);
+  const declared = declaredParameters(cellSource(cells[index]));
+  for (const name of Object.keys(overrides)) {
+    const keyword = declared.get(name);
+    if (keyword === undefined) {
+      throw new Error(
+        `parameter "${name}" is not declared in the parameters cell; it ` +
+          `declares: ${[...declared.keys()].join(", ") || "(nothing)"}`,
+      );
+    }
+    if (keyword === "const") {
+      throw new Error(
+        `parameter "${name}" is declared with const in the parameters cell; ` +
+          `declare it with let so that it can be overridden`,
+      );
+    }
+  }
+  if (Object.keys(overrides).length === 0) return copy;
+  const cell: Cell = {
+    cell_type: "code",
+    execution_count: null,
+    metadata: { tags: [INJECTED_TAG] },
+    outputs: [],
+    source: injectedSource(overrides),
+  };
+  if (nb.nbformat > 4 || (nb.nbformat === 4 && nb.nbformat_minor >= 5)) {
+    cell.id = "injected-parameters";
+  }
+  copy.cells = [...cells.slice(0, index + 1), cell, ...cells.slice(index + 1)];
+  return copy;
+}
+
+/**
+ * Writes the Deno kernelspec into `<dir>/kernels/deno/kernel.json` (default
+ * `<repo>/.jupyter`, git-ignored) and returns `dir`, to be put in
+ * `JUPYTER_PATH` for the executor. The user's own Jupyter setup is left
+ * alone; JupyterLab users can register the kernel globally with
+ * `deno jupyter --install` instead.
+ */
+export async function ensureKernelspec(
+  dir: string = join(REPO_ROOT, ".jupyter"),
+): Promise<string> {
+  const kernelDir = join(dir, "kernels", "deno");
+  await Deno.mkdir(kernelDir, { recursive: true });
+  const spec = {
+    argv: [
+      Deno.execPath(),
+      "jupyter",
+      "--kernel",
+      "--conn",
+      "{connection_file}",
+    ],
+    display_name: "Deno",
+    language: "typescript",
+  };
+  await Deno.writeTextFile(
+    join(kernelDir, "kernel.json"),
+    JSON.stringify(spec, null, 2) + "\n",
+  );
+  return dir;
+}
+
+/** Options for {@linkcode runNotebook}. */
+export interface RunOptions {
+  /** Parameter overrides. */
+  params?: Overrides;
+  /** Replaces `<repo>/outputs/notebooks`: the run goes to `<outDir>/<notebook-name>/<run-id>/`. */
+  outDir?: string;
+  /** Per-cell timeout in seconds; default 1800. */
+  timeoutS?: number;
+}
+
+/** The first error a run hit. */
+export interface CellError {
+  /** Index of the failing cell in the executed notebook, or null (kernel death, timeout). */
+  cell: number | null;
+  ename: string;
+  evalue: string;
+  traceback: string[];
+}
+
+/** What {@linkcode runNotebook} reports. */
+export interface RunResult {
+  status: "passed" | "failed" | "skipped";
+  /** The folder holding the executed notebook and its HTML. */
+  dir: string;
+  ipynb: string;
+  html: string;
+  wallMs: number;
+  /** The error, for "failed" and "skipped". */
+  error?: CellError;
+  /** The executor's stderr, for diagnosing setup problems. */
+  stderr: string;
+}
+
+// deno-lint-ignore no-control-regex
+const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
+
+/** Removes terminal color codes (tracebacks from the kernel carry them). */
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI, "");
+}
+
+/** A human-readable form of a cell error: name, message and traceback. */
+export function formatCellError(error: CellError): string {
+  const where = error.cell === null ? "" : ` in cell ${error.cell}`;
+  const trace = error.traceback.map(stripAnsi).join("\n");
+  return `${error.ename}${where}: ${error.evalue}` +
+    (trace ? `\n${trace}` : "");
+}
+
+/**
+ * Executes a notebook with nbclient and the Deno kernel (cwd: the notebook's
+ * folder) and saves the executed notebook and an HTML export in a fresh run
+ * folder. Throws for setup faults (unreadable notebook, bad parameters, a
+ * broken executor); cell failures come back as `status: "failed"`.
+ */
+export async function runNotebook(
+  notebookPath: string,
+  opts: RunOptions = {},
+): Promise<RunResult> {
+  const path = resolve(notebookPath);
+  const name = basename(path).replace(/\.ipynb$/, "");
+  let nb: Notebook;
+  try {
+    nb = JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    throw new Error(`cannot read notebook ${path}: ${(e as Error).message}`);
+  }
+  const injected = injectParameters(nb, opts.params ?? {});
+  const run = await createRunDir(name, {
+    root: opts.outDir ?? join(REPO_ROOT, "outputs", "notebooks"),
+    runId: makeRunId(),
+  });
+  const input = run.file(`.${name}.input.ipynb`);
+  await Deno.writeTextFile(input, JSON.stringify(injected, null, 1));
+  const ipynb = run.file(`${name}.ipynb`);
+  const html = run.file(`${name}.html`);
+  const jupyterPath = await ensureKernelspec();
+  const start = performance.now();
+  const output = await new Deno.Command(PYTHON, {
+    args: [
+      join(REPO_ROOT, "scripts", "execute_notebook.py"),
+      input,
+      ipynb,
+      html,
+      "--cwd",
+      dirname(path),
+      "--kernel",
+      "deno",
+      "--timeout",
+      String(opts.timeoutS ?? 1800),
+    ],
+    env: { JUPYTER_PATH: jupyterPath, PYDEVD_DISABLE_FILE_VALIDATION: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output().catch((e) => {
+    throw new Error(
+      `cannot start ${PYTHON}: ${(e as Error).message}; ` +
+        `run \`deno run -A scripts/check_deps.ts\` to see what is missing`,
+    );
+  });
+  const wallMs = performance.now() - start;
+  await Deno.remove(input).catch(() => {});
+  const stdout = new TextDecoder().decode(output.stdout).trim();
+  const stderr = new TextDecoder().decode(output.stderr);
+  let summary: { status: string } & Partial<CellError>;
+  try {
+    summary = JSON.parse(stdout.split("\n").pop() ?? "");
+  } catch {
+    throw new Error(
+      `the notebook executor failed (exit ${output.code}):\n${
+        stripAnsi(stderr).trim() || stdout
+      }`,
+    );
+  }
+  const result: RunResult = {
+    status: "passed",
+    dir: run.path,
+    ipynb,
+    html,
+    wallMs,
+    stderr,
+  };
+  if (summary.status !== "ok") {
+    result.error = {
+      cell: summary.cell ?? null,
+      ename: summary.ename ?? "Error",
+      evalue: summary.evalue ?? "",
+      traceback: summary.traceback ?? [],
+    };
+    result.status = result.error.ename === "DatasetNotFoundError"
+      ? "skipped"
+      : "failed";
+  }
+  return result;
+}
+
+/** Parsed command line of the runner. */
+export interface RunnerArgs {
+  notebook: string;
+  params: Overrides;
+  outDir?: string;
+  timeoutS?: number;
+}
+
+/** Parses `NOTEBOOK [-p name=value]... [--out DIR] [--timeout S]`. */
+export function parseRunnerArgs(args: string[]): RunnerArgs {
+  const params: Overrides = {};
+  const positional: string[] = [];
+  let outDir: string | undefined;
+  let timeoutS: number | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const value = () => {
+      if (i + 1 >= args.length) throw new Error(`${arg} needs a value`);
+      return args[++i];
+    };
+    if (arg === "-p" || arg === "--param") {
+      const [name, v] = parseParam(value());
+      params[name] = v;
+    } else if (arg.startsWith("-p") && arg.includes("=")) {
+      const [name, v] = parseParam(arg.slice(2));
+      params[name] = v;
+    } else if (arg === "--out") {
+      outDir = value();
+    } else if (arg === "--timeout") {
+      timeoutS = Number(value());
+      if (!(timeoutS > 0)) throw new Error("--timeout needs a positive number");
+    } else if (arg.startsWith("-")) {
+      throw new Error(`unknown option ${arg}`);
+    } else {
+      positional.push(arg);
+    }
+  }
+  if (positional.length !== 1) {
+    throw new Error(
+      "usage: deno task run NOTEBOOK.ipynb [-p name=value]... [--out DIR] [--timeout SECONDS]",
+    );
+  }
+  return { notebook: positional[0], params, outDir, timeoutS };
+}
+
+/** One run's outcome as text: passed (time, path), skipped (why) or FAILED (the error). */
+export function describeResult(label: string, result: RunResult): string {
+  const seconds = (result.wallMs / 1000).toFixed(1);
+  if (result.status === "passed") {
+    return `${label}: passed in ${seconds}s -> ${result.ipynb}`;
+  }
+  if (result.status === "skipped") {
+    return `${label}: skipped: ${result.error?.evalue}`;
+  }
+  return `${label}: FAILED after ${seconds}s (partial notebook: ${result.ipynb})` +
+    (result.error ? `\n${formatCellError(result.error)}` : "");
+}
+
+/** The runner's exit code for a result: 0 passed, 1 failed, 3 skipped. */
+export function exitCode(result: RunResult): number {
+  return result.status === "passed"
+    ? 0
+    : result.status === "skipped"
+    ? EXIT_SKIPPED
+    : 1;
+}
+
+if (import.meta.main) {
+  let args: RunnerArgs;
+  try {
+    args = parseRunnerArgs(Deno.args);
+  } catch (e) {
+    console.error((e as Error).message);
+    Deno.exit(2);
+  }
+  try {
+    const result = await runNotebook(args.notebook, args);
+    console.log(describeResult(args.notebook, result));
+    Deno.exit(exitCode(result));
+  } catch (e) {
+    console.error(`${args.notebook}: ${(e as Error).message}`);
+    Deno.exit(2);
+  }
+}

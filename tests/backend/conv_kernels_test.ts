@@ -1,0 +1,381 @@
+/**
+ * Convolution kernels on plain wasm and wasm+blas against the cpu backend,
+ * kernel by kernel (via `tf.engine().runKernel`, so each attribute is the
+ * one under test), plus the im2col helpers against a direct loop.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { loadBlas } from "../../lib/backend/blas.ts";
+import {
+  col2im,
+  colCols,
+  colRows,
+  type ConvGeometry,
+  im2col,
+  im2colTransposed,
+} from "../../lib/backend/im2col.ts";
+import {
+  assertClose,
+  onBackend,
+  randn,
+  type TestBackend,
+} from "./test_util.ts";
+
+const hasBlas = loadBlas() !== null;
+const BACKENDS: TestBackend[] = hasBlas ? ["wasm", "wasm+blas"] : ["wasm"];
+if (!hasBlas) {
+  console.warn("conv_kernels_test: no BLAS found, wasm+blas cases skipped");
+}
+
+type Pad = "same" | "valid" | number | [
+  [number, number],
+  [number, number],
+  [number, number],
+  [number, number],
+];
+
+interface Case {
+  batch: number;
+  h: number;
+  w: number;
+  inC: number;
+  outC: number;
+  fh: number;
+  fw: number;
+  strides: number | [number, number];
+  pad: Pad;
+  dilations?: number;
+}
+
+// Odd sizes, channels 1/3/5, strides 1 and 2, every padding kind, batch 1
+// and 3, plus the target net's layers (3x3 stride 2 and 2x2 stride 1).
+// A numeric pad only with equal strides: tfjs-core 4.22 computes the output
+// width from the row stride there, and stock wasm Conv2D then writes past
+// its output.
+const CASES: Case[] = [
+  { batch: 1, h: 7, w: 9, inC: 1, outC: 4, fh: 3, fw: 3, strides: 1, pad: "same" },
+  { batch: 3, h: 7, w: 9, inC: 3, outC: 5, fh: 3, fw: 3, strides: 1, pad: "valid" },
+  { batch: 3, h: 9, w: 8, inC: 5, outC: 7, fh: 3, fw: 2, strides: 2, pad: "same" },
+  { batch: 1, h: 11, w: 11, inC: 3, outC: 2, fh: 3, fw: 3, strides: 2, pad: "valid" },
+  { batch: 3, h: 6, w: 7, inC: 5, outC: 3, fh: 2, fw: 2, strides: 1, pad: "valid" },
+  { batch: 3, h: 6, w: 7, inC: 3, outC: 4, fh: 2, fw: 2, strides: 2, pad: "same" },
+  { batch: 1, h: 8, w: 5, inC: 5, outC: 6, fh: 1, fw: 1, strides: 1, pad: "valid" },
+  { batch: 3, h: 8, w: 5, inC: 3, outC: 2, fh: 1, fw: 1, strides: 2, pad: "same" },
+  { batch: 3, h: 7, w: 7, inC: 1, outC: 3, fh: 3, fw: 3, strides: 2, pad: 1 },
+  { batch: 3, h: 7, w: 8, inC: 3, outC: 3, fh: 3, fw: 3, strides: [2, 1], pad: "same" },
+  {
+    batch: 1, h: 6, w: 9, inC: 3, outC: 4, fh: 3, fw: 2, strides: 2,
+    pad: [[0, 0], [1, 0], [0, 2], [0, 0]],
+  },
+  { batch: 3, h: 17, w: 17, inC: 3, outC: 8, fh: 3, fw: 3, strides: 2, pad: "valid" },
+  { batch: 3, h: 5, w: 5, inC: 8, outC: 16, fh: 2, fw: 2, strides: 1, pad: "valid" },
+]; // deno-fmt-ignore
+
+function describe(c: Case): string {
+  return `x[${c.batch},${c.h},${c.w},${c.inC}] f[${c.fh},${c.fw},${c.inC},` +
+    `${c.outC}] s=${JSON.stringify(c.strides)} pad=${JSON.stringify(c.pad)}` +
+    (c.dilations ? ` d=${c.dilations}` : "");
+}
+
+function outShape(c: Case): number[] {
+  const info = tf.backend_util.computeConv2DInfo(
+    [c.batch, c.h, c.w, c.inC],
+    [c.fh, c.fw, c.inC, c.outC],
+    c.strides,
+    c.dilations ?? 1,
+    c.pad,
+  );
+  return info.outShape;
+}
+
+/** Runs `fn` on cpu and on every wasm flavour and compares the results. */
+async function compareWithCpu(
+  label: string,
+  fn: () => tf.Tensor,
+  tol = 1e-4,
+): Promise<void> {
+  const expected = await onBackend("cpu", fn);
+  for (const backend of BACKENDS) {
+    const actual = await onBackend(backend, fn);
+    assertClose(actual, expected, tol, `${backend} ${label}`);
+  }
+}
+
+function inputs(c: Case, seed: number) {
+  const xShape = [c.batch, c.h, c.w, c.inC];
+  const fShape = [c.fh, c.fw, c.inC, c.outC];
+  const yShape = outShape(c);
+  return {
+    xShape,
+    fShape,
+    yShape,
+    x: randn(tf.util.sizeFromShape(xShape), seed),
+    f: randn(tf.util.sizeFromShape(fShape), seed + 1, 0.5),
+    dy: randn(tf.util.sizeFromShape(yShape), seed + 2),
+    bias: randn(c.outC, seed + 3),
+  };
+}
+
+Deno.test("Conv2D matches cpu", async () => {
+  const cases = [...CASES, { ...CASES[1], dilations: 2 }, {
+    ...CASES[0],
+    dilations: 2,
+  }];
+  for (const [i, c] of cases.entries()) {
+    const d = inputs(c, 100 + i);
+    await compareWithCpu(`Conv2D ${describe(c)}`, () =>
+      tf.engine().runKernel("Conv2D", {
+        x: tf.tensor(d.x, d.xShape),
+        filter: tf.tensor(d.f, d.fShape),
+      }, {
+        strides: c.strides,
+        pad: c.pad,
+        dataFormat: "NHWC",
+        dilations: c.dilations ?? 1,
+      }) as tf.Tensor);
+  }
+});
+
+Deno.test("Conv2DBackpropInput matches cpu", async () => {
+  for (const [i, c] of CASES.entries()) {
+    const d = inputs(c, 200 + i);
+    await compareWithCpu(`Conv2DBackpropInput ${describe(c)}`, () =>
+      tf.engine().runKernel("Conv2DBackpropInput", {
+        dy: tf.tensor(d.dy, d.yShape),
+        filter: tf.tensor(d.f, d.fShape),
+      }, {
+        strides: c.strides,
+        pad: c.pad,
+        dataFormat: "NHWC",
+        inputShape: d.xShape,
+      }) as tf.Tensor);
+  }
+});
+
+Deno.test("Conv2DBackpropFilter matches cpu", async () => {
+  for (const [i, c] of CASES.entries()) {
+    const d = inputs(c, 300 + i);
+    await compareWithCpu(`Conv2DBackpropFilter ${describe(c)}`, () =>
+      tf.engine().runKernel("Conv2DBackpropFilter", {
+        x: tf.tensor(d.x, d.xShape),
+        dy: tf.tensor(d.dy, d.yShape),
+      }, {
+        strides: c.strides,
+        pad: c.pad,
+        dataFormat: "NHWC",
+        filterShape: d.fShape,
+      }) as tf.Tensor);
+  }
+});
+
+const ACTIVATIONS = [
+  "linear",
+  "relu",
+  "relu6",
+  "elu",
+  "leakyrelu",
+  "prelu",
+  "sigmoid",
+] as const;
+
+Deno.test("FusedConv2D with bias and each activation matches cpu", async () => {
+  const picks = [CASES[2], CASES[4], CASES[9]];
+  for (const [i, c] of picks.entries()) {
+    const d = inputs(c, 400 + i);
+    const alpha = randn(c.outC, 500 + i, 0.3);
+    for (const activation of ACTIVATIONS) {
+      await compareWithCpu(`FusedConv2D ${activation} ${describe(c)}`, () =>
+        tf.fused.conv2d({
+          x: tf.tensor4d(d.x, d.xShape as [number, number, number, number]),
+          filter: tf.tensor4d(
+            d.f,
+            d.fShape as [number, number, number, number],
+          ),
+          strides: c.strides,
+          pad: c.pad as "same" | "valid" | number,
+          bias: tf.tensor1d(d.bias),
+          activation,
+          preluActivationWeights: activation === "prelu"
+            ? tf.tensor1d(alpha)
+            : undefined,
+          leakyreluAlpha: 0.15,
+        }));
+    }
+  }
+});
+
+Deno.test("FusedConv2D without bias, scalar prelu weights", async () => {
+  const c = CASES[5];
+  const d = inputs(c, 600);
+  await compareWithCpu(`FusedConv2D prelu scalar ${describe(c)}`, () =>
+    tf.fused.conv2d({
+      x: tf.tensor4d(d.x, d.xShape as [number, number, number, number]),
+      filter: tf.tensor4d(d.f, d.fShape as [number, number, number, number]),
+      strides: c.strides,
+      pad: c.pad as "same",
+      activation: "prelu",
+      preluActivationWeights: tf.scalar(0.25),
+    }));
+});
+
+Deno.test("FusedConv2D tanh on wasm+blas equals tanh(conv + bias) on cpu", {
+  ignore: !hasBlas,
+}, async () => {
+  const c = CASES[2];
+  const d = inputs(c, 700);
+  const run = (fused: boolean) => () => {
+    const x = tf.tensor4d(d.x, d.xShape as [number, number, number, number]);
+    const f = tf.tensor4d(d.f, d.fShape as [number, number, number, number]);
+    const b = tf.tensor1d(d.bias);
+    if (!fused) return tf.tanh(tf.add(tf.conv2d(x, f, c.strides, "same"), b));
+    return tf.engine().runKernel("FusedConv2D", { x, filter: f, bias: b }, {
+      strides: c.strides,
+      pad: "same",
+      dataFormat: "NHWC",
+      dilations: 1,
+      activation: "tanh",
+    }) as tf.Tensor;
+  };
+  const expected = await onBackend("cpu", run(false));
+  const actual = await onBackend("wasm+blas", run(true));
+  assertClose(actual, expected, 1e-4, "FusedConv2D tanh");
+});
+
+Deno.test("Depthwise conv gradients on wasm match cpu", async () => {
+  const cases = [
+    { h: 7, w: 8, c: 3, m: 2, f: 3, s: 1, pad: "same" as const },
+    { h: 9, w: 9, c: 1, m: 1, f: 2, s: 2, pad: "valid" as const },
+    { h: 6, w: 5, c: 5, m: 3, f: 3, s: 2, pad: "same" as const },
+  ];
+  for (const [i, k] of cases.entries()) {
+    const xShape: [number, number, number, number] = [3, k.h, k.w, k.c];
+    const fShape: [number, number, number, number] = [k.f, k.f, k.c, k.m];
+    const x = randn(tf.util.sizeFromShape(xShape), 800 + i);
+    const f = randn(tf.util.sizeFromShape(fShape), 810 + i);
+    const run = () => {
+      const xt = tf.tensor4d(x, xShape);
+      const ft = tf.tensor4d(f, fShape);
+      const loss = (a: tf.Tensor4D, b: tf.Tensor4D) =>
+        tf.sum(tf.square(tf.depthwiseConv2d(a, b, k.s, k.pad)));
+      const [dx, df] = tf.grads(loss as (
+        ...t: tf.Tensor[]
+      ) => tf.Tensor)([xt, ft]);
+      return [dx, df];
+    };
+    const expected = await onBackend("cpu", run);
+    const actual = await onBackend("wasm", run);
+    assertClose(actual[0], expected[0], 1e-4, `depthwise dx case ${i}`);
+    assertClose(actual[1], expected[1], 1e-4, `depthwise dFilter case ${i}`);
+  }
+});
+
+Deno.test("UnsortedSegmentSum on wasm matches a hand computation", async () => {
+  const run = () =>
+    tf.unsortedSegmentSum(
+      tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8], [4, 2]),
+      tf.tensor1d([2, 0, 2, 1], "int32"),
+      3,
+    );
+  const actual = await onBackend("wasm", run);
+  // segment 0: row 1; segment 1: row 3; segment 2: rows 0 + 2.
+  assertClose(actual, [3, 4, 7, 8, 6, 8], 0, "unsortedSegmentSum");
+});
+
+Deno.test("switching wasm+blas -> wasm restores the stock forward kernels", {
+  ignore: !hasBlas,
+}, async () => {
+  await onBackend("wasm+blas", () => tf.scalar(0));
+  const blasConv = tf.getKernel("Conv2D", "wasm")!.kernelFunc;
+  await onBackend("wasm", () => tf.scalar(0));
+  const plainConv = tf.getKernel("Conv2D", "wasm")!.kernelFunc;
+  if (blasConv === plainConv) {
+    throw new Error("Conv2D on plain wasm is still the BLAS kernel");
+  }
+  if (!tf.getKernel("Conv2DBackpropFilter", "wasm")) {
+    throw new Error("plain wasm lost Conv2DBackpropFilter");
+  }
+  await onBackend("wasm+blas", () => tf.scalar(0));
+  if (tf.getKernel("Conv2D", "wasm")!.kernelFunc === plainConv) {
+    throw new Error("wasm+blas did not reinstall the BLAS Conv2D");
+  }
+});
+
+// ---------------------------------------------------------------------------
+// im2col helpers against the definition.
+
+function geometry(c: Case): ConvGeometry {
+  const info = tf.backend_util.computeConv2DInfo(
+    [c.batch, c.h, c.w, c.inC],
+    [c.fh, c.fw, c.inC, c.outC],
+    c.strides,
+    c.dilations ?? 1,
+    c.pad,
+  );
+  return {
+    batch: c.batch,
+    inH: c.h,
+    inW: c.w,
+    inC: c.inC,
+    outH: info.outHeight,
+    outW: info.outWidth,
+    outC: c.outC,
+    fH: c.fh,
+    fW: c.fw,
+    strideH: info.strideHeight,
+    strideW: info.strideWidth,
+    dilationH: info.dilationHeight,
+    dilationW: info.dilationWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+  };
+}
+
+/** x at (b, iy, ix, ch), or 0 outside the image: the definition of im2col. */
+function tap(x: Float32Array, g: ConvGeometry, r: number, k: number): number {
+  const b = Math.floor(r / (g.outH * g.outW));
+  const oy = Math.floor(r / g.outW) % g.outH;
+  const ox = r % g.outW;
+  const fy = Math.floor(k / (g.fW * g.inC));
+  const fx = Math.floor(k / g.inC) % g.fW;
+  const ch = k % g.inC;
+  const iy = oy * g.strideH - g.padTop + fy * g.dilationH;
+  const ix = ox * g.strideW - g.padLeft + fx * g.dilationW;
+  if (iy < 0 || iy >= g.inH || ix < 0 || ix >= g.inW) return 0;
+  return x[((b * g.inH + iy) * g.inW + ix) * g.inC + ch];
+}
+
+Deno.test("im2col, its transpose and col2im follow the definition", () => {
+  for (const c of [...CASES, { ...CASES[2], dilations: 2 }]) {
+    const g = geometry(c);
+    const m = colRows(g);
+    const k = colCols(g);
+    const x = randn(g.batch * g.inH * g.inW * g.inC, 900);
+    const expected = new Float32Array(m * k);
+    for (let r = 0; r < m; r++) {
+      for (let j = 0; j < k; j++) expected[r * k + j] = tap(x, g, r, j);
+    }
+    // In two chunks, as the kernels do.
+    const half = Math.floor(m / 2);
+    const col = new Float32Array(m * k).fill(NaN);
+    im2col(x, g, col, 0, half);
+    im2col(x, g, col.subarray(half * k), half, m);
+    assertClose(col, expected, 0, `im2col ${describe(c)}`);
+
+    const colT = new Float32Array(m * k).fill(NaN);
+    im2colTransposed(x, g, colT, m, 0, m);
+    const back = new Float32Array(m * k);
+    for (let r = 0; r < m; r++) {
+      for (let j = 0; j < k; j++) back[r * k + j] = colT[j * m + r];
+    }
+    assertClose(back, expected, 0, `im2colTransposed ${describe(c)}`);
+
+    // col2im is the adjoint: <im2col(x), y> == <x, col2im(y)>.
+    const y = randn(m * k, 901);
+    const dx = new Float32Array(x.length);
+    col2im(y, g, dx, 0, half);
+    col2im(y.subarray(half * k), g, dx, half, m);
+    let lhs = 0, rhs = 0;
+    for (let i = 0; i < m * k; i++) lhs += expected[i] * y[i];
+    for (let i = 0; i < x.length; i++) rhs += x[i] * dx[i];
+    assertClose([lhs], [rhs], 1e-4, `col2im adjoint ${describe(c)}`);
+  }
+});
