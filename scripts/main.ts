@@ -123,7 +123,8 @@ if (import.meta.main) {
     }
   }
   console.log(
-    `${notebooks.length} notebooks: ${counts.passed} passed, ` +
+    `${notebooks.length} notebook${notebooks.length === 1 ? "" : "s"}: ` +
+      `${counts.passed} passed, ` +
       `${counts.skipped} skipped, ${counts.failed} failed`,
   );
   Deno.exit(counts.failed > 0 ? 1 : 0);

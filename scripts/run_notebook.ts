@@ -216,10 +216,15 @@ export async function ensureKernelspec(
     display_name: "Deno",
     language: "typescript",
   };
-  await Deno.writeTextFile(
-    join(kernelDir, "kernel.json"),
-    JSON.stringify(spec, null, 2) + "\n",
-  );
+  const file = join(kernelDir, "kernel.json");
+  const text = JSON.stringify(spec, null, 2) + "\n";
+  const current = await Deno.readTextFile(file).catch(() => "");
+  if (current !== text) {
+    // Written aside and renamed, so a run starting meanwhile never reads half a file.
+    const tmp = `${file}.${crypto.randomUUID()}.tmp`;
+    await Deno.writeTextFile(tmp, text);
+    await Deno.rename(tmp, file);
+  }
   return dir;
 }
 

@@ -52,6 +52,12 @@ export const CONV_KERNEL_NAMES: readonly string[] = [
   "DepthwiseConv2dNativeBackpropFilter",
   "DepthwiseConv2dNativeBackpropInput",
   "UnsortedSegmentSum",
+  "MaxPoolGrad",
+  "Tile",
+  "Sum",
+  "Mean",
+  "Identity",
+  "Cast",
 ];
 
 /** At most this many floats of im2col scratch per chunk (16 MiB). */
@@ -130,14 +136,22 @@ export function restoreWasmConvKernels(): void {
  * Registers the training kernels plain wasm lacks: `Conv2DBackpropFilter`
  * (im2col in JS + the wasm `BatchMatMul` kernel),
  * `DepthwiseConv2dNativeBackpropFilter`, `DepthwiseConv2dNativeBackpropInput`
- * and `UnsortedSegmentSum` (direct loops); and restores the stock `Conv2D`,
- * `FusedConv2D` and `Conv2DBackpropInput` if BLAS versions were installed.
+ * and `UnsortedSegmentSum` (direct loops). Also replaces stock kernels that
+ * dominate a batch-normalized convnet's training step: `MaxPoolGrad`, `Tile`
+ * (used by the batch-norm gradient) and `Sum`/`Mean` over leading axes (the
+ * stock ones transpose first); each is 5-30x faster in JS on the heap.
+ * `Identity` and same-dtype `Cast` share the input's data instead of copying
+ * it, as the cpu backend does (tensor data is immutable; the engine
+ * reference-counts it); a training step runs hundreds of them.
+ * `Conv2D` and `FusedConv2D` are the stock kernels behind a guard against a
+ * tfjs-core bug that makes them write past their output (see
+ * {@linkcode guardedStock}). Replaces BLAS versions if those were installed.
  * Idempotent.
  */
 export function registerWasmConvKernels(): void {
-  for (const name of ["Conv2D", "FusedConv2D", "Conv2DBackpropInput"]) {
-    reinstate(name);
-  }
+  install("Conv2D", (args) => guardedStock("Conv2D", args));
+  install("FusedConv2D", (args) => guardedStock("FusedConv2D", args));
+  install("Conv2DBackpropInput", wasmConv2DBackpropInput);
   install("Conv2DBackpropFilter", wasmConv2DBackpropFilter);
   install(
     "DepthwiseConv2dNativeBackpropFilter",
@@ -145,6 +159,12 @@ export function registerWasmConvKernels(): void {
   );
   install("DepthwiseConv2dNativeBackpropInput", depthwiseConv2dBackpropInput);
   install("UnsortedSegmentSum", unsortedSegmentSum);
+  install("MaxPoolGrad", maxPoolGrad);
+  install("Tile", tile);
+  install("Sum", (args) => reduceLeading("Sum", args));
+  install("Mean", (args) => reduceLeading("Mean", args));
+  install("Identity", identity);
+  install("Cast", cast);
 }
 
 /**
@@ -248,6 +268,38 @@ function blasConvInto(
       n,
     );
   }
+}
+
+/**
+ * Runs the stock wasm kernel, refusing the one input it mishandles: with a
+ * numeric `pad`, tfjs-core 4.22's `computeConv2DInfo` sizes the output width
+ * from the row stride and filter height, so unequal strides or a non-square
+ * (dilated) filter give a wrong output shape; the C++ kernel then computes
+ * the true size and writes past the buffer, corrupting the wasm heap.
+ */
+function guardedStock(name: string, args: KernelArgs): tf.TensorInfo {
+  const attrs = args.attrs ?? {};
+  if (typeof attrs.pad === "number") {
+    const { filter } = args.inputs as { filter: tf.TensorInfo };
+    const [sh, sw] = pair(attrs.strides as Strides);
+    const [dh, dw] = pair((attrs.dilations as Strides | undefined) ?? 1);
+    const fh = (filter.shape[0] - 1) * dh + 1;
+    const fw = (filter.shape[1] - 1) * dw + 1;
+    if (sh !== sw || fh !== fw) {
+      throw new Error(
+        `${name} on wasm: a numeric pad (${attrs.pad}) with strides ` +
+          `[${sh}, ${sw}] and a ${fh}x${fw} (dilated) filter gets a wrong ` +
+          `output shape from tfjs-core 4.22 and would corrupt memory; pass ` +
+          `explicit padding [[0, 0], [${attrs.pad}, ${attrs.pad}], ` +
+          `[${attrs.pad}, ${attrs.pad}], [0, 0]] or "same"/"valid" instead.`,
+      );
+    }
+  }
+  return original(name)!.kernelFunc(args) as tf.TensorInfo;
+}
+
+function pair(v: Strides): [number, number] {
+  return typeof v === "number" ? [v, v] : v;
 }
 
 // ---------------------------------------------------------------------------
@@ -577,6 +629,78 @@ function wasmConv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
   return out;
 }
 
+/**
+ * dx = col2im(dy @ filterᵀ): the transposed filter is materialized in JS (it
+ * is small) so the wasm BatchMatMul runs untransposed; the stock kernel is a
+ * direct loop several times slower.
+ */
+function wasmConv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
+  const backend = asWasmBackend(args.backend);
+  const attrs = args.attrs ?? {};
+  const { dy, filter } = args.inputs as {
+    dy: tf.TensorInfo;
+    filter: tf.TensorInfo;
+  };
+  const inputShape = attrs.inputShape as number[];
+  const info = conv2DInfo(inputShape, filter.shape, attrs, false);
+  const why = unsupported(info, [dy, filter]);
+  if (why) {
+    return callOriginal("Conv2DBackpropInput", args, why) as tf.TensorInfo;
+  }
+  const g = convGeometry(info);
+  const m = colRows(g);
+  const k = colCols(g);
+  const n = g.outC;
+  if (m === 0 || k === 0 || n === 0) {
+    const out = backend.makeOutput(inputShape, "float32");
+    heapView(backend, out).fill(0);
+    return out;
+  }
+  const product = (a: tf.TensorInfo, b: tf.TensorInfo) =>
+    runWasmKernel("BatchMatMul", { a, b }, backend, {
+      transposeA: false,
+      transposeB: false,
+    });
+  const filterT = backend.makeOutput([1, n, k], "float32");
+  {
+    const w = heapView(backend, filter);
+    const wT = heapView(backend, filterT);
+    for (let i = 0; i < k; i++) {
+      for (let j = 0; j < n; j++) wT[j * k + i] = w[i * n + j];
+    }
+  }
+  const step = rowsPerChunk(k);
+  if (isPointwise(g) && step >= m) {
+    const dy3 = { dataId: dy.dataId, shape: [1, m, n], dtype: dy.dtype };
+    const prod = product(dy3, filterT);
+    disposeIntermediate(backend, filterT);
+    return { dataId: prod.dataId, shape: inputShape, dtype: "float32" };
+  }
+  const out = backend.makeOutput(inputShape, "float32");
+  heapView(backend, out).fill(0);
+  for (let r0 = 0; r0 < m; r0 += step) {
+    const r1 = Math.min(m, r0 + step);
+    const rows = r1 - r0;
+    let dyPart: tf.TensorInfo = {
+      dataId: dy.dataId,
+      shape: [1, m, n],
+      dtype: dy.dtype,
+    };
+    if (rows < m) {
+      dyPart = backend.makeOutput([1, rows, n], "float32");
+      heapView(backend, dyPart).set(
+        heapView(backend, dy).subarray(r0 * n, r1 * n),
+      );
+    }
+    const prod = product(dyPart, filterT);
+    col2im(heapView(backend, prod), g, heapView(backend, out), r0, r1);
+    disposeIntermediate(backend, prod);
+    if (rows < m) disposeIntermediate(backend, dyPart);
+  }
+  disposeIntermediate(backend, filterT);
+  return out;
+}
+
 function depthwiseInfo(
   xShape: number[],
   filterShape: number[],
@@ -718,4 +842,185 @@ function unsortedSegmentSum(args: KernelArgs): tf.TensorInfo {
     for (let j = 0; j < inner; j++) ys[dst + j] += xs[src + j];
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------
+// Kernels a batch-normalized convnet's training step leans on.
+
+/** A typed view of a float32, int32 or bool tensor on the heap. */
+function typedView(
+  backend: ReturnType<typeof asWasmBackend>,
+  t: tf.TensorInfo,
+): Float32Array | Int32Array | Uint8Array {
+  const buffer = backend.wasm.HEAPU8.buffer as ArrayBuffer;
+  const offset = heapOffset(backend, t);
+  const size = tf.util.sizeFromShape(t.shape);
+  if (t.dtype === "int32") return new Int32Array(buffer, offset, size);
+  if (t.dtype === "bool") return new Uint8Array(buffer, offset, size);
+  return new Float32Array(buffer, offset, size);
+}
+
+/** dx of max pooling: each window's dy goes to its first maximum. */
+function maxPoolGrad(args: KernelArgs): tf.TensorInfo {
+  const backend = asWasmBackend(args.backend);
+  const attrs = args.attrs ?? {};
+  const { dy, input } = args.inputs as {
+    dy: tf.TensorInfo;
+    input: tf.TensorInfo;
+  };
+  if (dy.dtype !== "float32" || input.dtype !== "float32") {
+    return callOriginal(
+      "MaxPoolGrad",
+      args,
+      "non-float32 input",
+    ) as tf.TensorInfo;
+  }
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    attrs.filterSize as [number, number] | number,
+    attrs.strides as Strides,
+    1,
+    attrs.pad as Pad,
+    attrs.dimRoundingMode as Rounding,
+  );
+  const out = backend.makeOutput(input.shape, "float32");
+  const dx = heapView(backend, out);
+  const xs = heapView(backend, input);
+  const dys = heapView(backend, dy);
+  const { batchSize, inHeight, inWidth, inChannels: c } = info;
+  const { outHeight, outWidth, strideHeight, strideWidth } = info;
+  const { effectiveFilterHeight, effectiveFilterWidth } = info;
+  const { dilationHeight, dilationWidth } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  // Input offsets of the window's taps inside the image, in scan order
+  // (rows, then columns) so ties go to the first maximum as on cpu.
+  const taps = new Int32Array(
+    Math.ceil(effectiveFilterHeight / dilationHeight) *
+      Math.ceil(effectiveFilterWidth / dilationWidth),
+  );
+  dx.fill(0);
+  let y = 0;
+  for (let b = 0; b < batchSize; b++) {
+    for (let oy = 0; oy < outHeight; oy++) {
+      for (let ox = 0; ox < outWidth; ox++, y += c) {
+        let nTaps = 0;
+        for (let fy = 0; fy < effectiveFilterHeight; fy += dilationHeight) {
+          const iy = oy * strideHeight - top + fy;
+          if (iy < 0 || iy >= inHeight) continue;
+          for (let fx = 0; fx < effectiveFilterWidth; fx += dilationWidth) {
+            const ix = ox * strideWidth - left + fx;
+            if (ix < 0 || ix >= inWidth) continue;
+            taps[nTaps++] = ((b * inHeight + iy) * inWidth + ix) * c;
+          }
+        }
+        for (let ch = 0; ch < c; ch++) {
+          let best = -Infinity;
+          let where = -1;
+          for (let t = 0; t < nTaps; t++) {
+            const v = xs[taps[t] + ch];
+            if (v > best) {
+              best = v;
+              where = taps[t] + ch;
+            }
+          }
+          if (where >= 0) dx[where] += dys[y + ch];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Repeats x `reps[i]` times along each axis, by block copies. */
+function tile(args: KernelArgs): tf.TensorInfo {
+  const backend = asWasmBackend(args.backend);
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const reps = (args.attrs ?? {}).reps as number[];
+  if (x.dtype === "string" || x.dtype === "complex64") {
+    return callOriginal("Tile", args, `dtype ${x.dtype}`) as tf.TensorInfo;
+  }
+  const shape = x.shape;
+  const rank = shape.length;
+  const outShape = shape.map((s, i) => s * reps[i]);
+  const out = backend.makeOutput(outShape, x.dtype);
+  const dst = typedView(backend, out);
+  const src = typedView(backend, x);
+  if (dst.length === 0) return out;
+  if (rank === 0) {
+    dst[0] = src[0];
+    return out;
+  }
+  const inStride = tf.util.computeStrides(shape).concat(1);
+  const outStride = tf.util.computeStrides(outShape).concat(1);
+  const fill = (d: number, si: number, di: number) => {
+    const n = shape[d];
+    if (d === rank - 1) {
+      for (let i = 0; i < n; i++) dst[di + i] = src[si + i];
+    } else {
+      for (let i = 0; i < n; i++) {
+        fill(d + 1, si + i * inStride[d], di + i * outStride[d]);
+      }
+    }
+    const block = n * outStride[d];
+    for (let r = 1; r < reps[d]; r++) {
+      dst.copyWithin(di + r * block, di, di + block);
+    }
+  };
+  fill(0, 0, 0);
+  return out;
+}
+
+/**
+ * Sum or Mean over the leading axes of a float32 tensor (e.g. NHWC over
+ * N, H, W: the batch-norm statistics) as one pass of column sums; other
+ * reductions go to the stock kernel.
+ */
+function reduceLeading(name: "Sum" | "Mean", args: KernelArgs): tf.TensorInfo {
+  const backend = asWasmBackend(args.backend);
+  const attrs = args.attrs ?? {};
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const axes = tf.util.parseAxisParam(
+    attrs.axis as number | number[],
+    x.shape,
+  ).sort((a, b) => a - b);
+  const k = axes.length;
+  const leading = k > 0 && k < x.shape.length &&
+    axes.every((a, i) => a === i);
+  if (!leading || x.dtype !== "float32") {
+    return original(name)!.kernelFunc(args) as tf.TensorInfo;
+  }
+  const outer = tf.util.sizeFromShape(x.shape.slice(0, k));
+  const inner = tf.util.sizeFromShape(x.shape.slice(k));
+  const outShape = attrs.keepDims
+    ? x.shape.map((s, i) => (i < k ? 1 : s))
+    : x.shape.slice(k);
+  const out = backend.makeOutput(outShape, "float32");
+  const ys = heapView(backend, out);
+  const xs = heapView(backend, x);
+  const acc = new Float64Array(inner);
+  for (let i = 0, o = 0; i < outer; i++, o += inner) {
+    for (let j = 0; j < inner; j++) acc[j] += xs[o + j];
+  }
+  const scale = name === "Mean" ? 1 / outer : 1;
+  for (let j = 0; j < inner; j++) ys[j] = acc[j] * scale;
+  return out;
+}
+
+/** Shares x's data (one more reference) instead of copying it. */
+function identity(args: KernelArgs): tf.TensorInfo {
+  const backend = asWasmBackend(args.backend);
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  if (x.dtype === "string") {
+    return original("Identity")!.kernelFunc(args) as tf.TensorInfo;
+  }
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+/** Cast to the same dtype is an identity; other casts go to the stock kernel. */
+function cast(args: KernelArgs): tf.TensorInfo {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  if ((args.attrs ?? {}).dtype === x.dtype) return identity(args);
+  return original("Cast")!.kernelFunc(args) as tf.TensorInfo;
 }

@@ -294,6 +294,10 @@ function blasMatMul(
   return out;
 }
 
+// Below this many multiply-adds the original kernel's transposed path is
+// as fast as transposing first (measured: crossover near 32x32x32).
+const SMALL_MATMUL = 32 * 32 * 32;
+
 // Transposes the last two dims of x with the wasm Transpose kernel.
 function transposeLastTwo(backend: WasmBackend, x: tf.TensorInfo) {
   const r = x.shape.length;
@@ -303,37 +307,35 @@ function transposeLastTwo(backend: WasmBackend, x: tf.TensorInfo) {
   return runWasmKernel("Transpose", { x }, backend, { perm });
 }
 
-// Runs `kernel` with both operands untransposed, materializing transposes.
-function untransposed(
-  backend: WasmBackend,
-  inputs: tf.NamedTensorInfoMap,
-  attrs: MatMulAttrs,
-  kernel: (inputs: tf.NamedTensorInfoMap) => tf.TensorInfo,
-): tf.TensorInfo {
-  const { a: a0, b: b0 } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-  return withUntransposed(
-    backend,
-    a0,
-    b0,
-    attrs,
-    (a, b) => kernel({ ...inputs, a, b }),
-  );
-}
-
+// Calls `kernel` with operands it can multiply untransposed (materializing
+// the transposes), or as given when the product is below `small` multiply-adds.
 function withUntransposed(
   backend: WasmBackend,
-  a0: tf.TensorInfo,
-  b0: tf.TensorInfo,
-  attrs: MatMulAttrs,
-  kernel: (a: tf.TensorInfo, b: tf.TensorInfo) => tf.TensorInfo,
+  inputs: tf.NamedTensorInfoMap,
+  { transposeA, transposeB }: MatMulAttrs,
+  small: number,
+  kernel: (
+    inputs: tf.NamedTensorInfoMap,
+    transposeA: boolean,
+    transposeB: boolean,
+  ) => tf.TensorInfo,
 ): tf.TensorInfo {
+  const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const aSize = tf.util.sizeFromShape(a.shape);
+  const bSize = tf.util.sizeFromShape(b.shape);
+  const n = b.shape[b.shape.length - (transposeB ? 2 : 1)];
+  const m = a.shape[a.shape.length - (transposeA ? 1 : 2)];
+  const macs = Math.max(aSize * n, bSize * m);
+  if ((!transposeA && !transposeB) || macs < small) {
+    return kernel(inputs, transposeA, transposeB);
+  }
   const temps: tf.TensorInfo[] = [];
-  const a = attrs.transposeA ? transposeLastTwo(backend, a0) : a0;
-  if (attrs.transposeA) temps.push(a);
-  const b = attrs.transposeB ? transposeLastTwo(backend, b0) : b0;
-  if (attrs.transposeB) temps.push(b);
+  const at = transposeA ? transposeLastTwo(backend, a) : a;
+  if (transposeA) temps.push(at);
+  const bt = transposeB ? transposeLastTwo(backend, b) : b;
+  if (transposeB) temps.push(bt);
   try {
-    return kernel(a, b);
+    return kernel({ ...inputs, a: at, b: bt }, false, false);
   } finally {
     for (const t of temps) disposeIntermediate(backend, t);
   }
@@ -344,12 +346,18 @@ function wasmBatchMatMul(
 ): tf.TensorInfo {
   const backend = asWasmBackend(args.backend);
   const run = original("BatchMatMul");
-  return untransposed(backend, args.inputs, args.attrs, (inputs) =>
-    run({
-      inputs,
-      backend,
-      attrs: { transposeA: false, transposeB: false },
-    }) as tf.TensorInfo);
+  return withUntransposed(
+    backend,
+    args.inputs,
+    args.attrs,
+    SMALL_MATMUL,
+    (inputs, transposeA, transposeB) =>
+      run({
+        inputs,
+        backend,
+        attrs: { transposeA, transposeB },
+      }) as tf.TensorInfo,
+  );
 }
 
 function wasmFusedMatMul(
@@ -357,28 +365,37 @@ function wasmFusedMatMul(
 ): tf.TensorInfo {
   const backend = asWasmBackend(args.backend);
   const { bias, preluActivationWeights } = args.inputs;
-  const { activation, leakyreluAlpha } = args.attrs;
+  const { activation } = args.attrs;
+  const leakyreluAlpha = args.attrs.leakyreluAlpha ?? 0.2;
   const run = original("_FusedMatMul");
+  const bShape = args.inputs.b!.shape;
+  const n = bShape[bShape.length - (args.attrs.transposeB ? 2 : 1)];
   // The original kernel reads bias and prelu weights as one value per
   // column and knows a fixed set of activations; anything else runs linear
   // and gets its epilogue here.
-  const bShape = args.inputs.b!.shape;
-  const n = bShape[bShape.length - (args.attrs.transposeB ? 2 : 1)];
   const perColumn = (t: tf.TensorInfo | undefined) =>
     t == null || (t.shape.length === 1 && t.shape[0] === n);
   const native = WASM_FUSABLE.has(activation) && perColumn(bias) &&
     perColumn(preluActivationWeights);
-  const out = untransposed(backend, args.inputs, args.attrs, (inputs) =>
-    run({
-      inputs: native ? inputs : { a: inputs.a, b: inputs.b },
-      backend,
-      attrs: {
-        transposeA: false,
-        transposeB: false,
-        activation: native ? activation : "linear",
-        leakyreluAlpha: leakyreluAlpha ?? 0.2,
-      },
-    }) as tf.TensorInfo);
+  // Always untransposed: tfjs-backend-wasm 4.22's _FusedMatMul adds the
+  // bias at wrong positions when transposeA is set.
+  const out = withUntransposed(
+    backend,
+    args.inputs,
+    args.attrs,
+    0,
+    (inputs, transposeA, transposeB) =>
+      run({
+        inputs: native ? inputs : { a: inputs.a, b: inputs.b },
+        backend,
+        attrs: {
+          transposeA,
+          transposeB,
+          activation: native ? activation : "linear",
+          leakyreluAlpha,
+        },
+      }) as tf.TensorInfo,
+  );
   if (!native) {
     applyBiasAndActivation(
       backend,
@@ -386,7 +403,7 @@ function wasmFusedMatMul(
       bias,
       activation,
       preluActivationWeights,
-      leakyreluAlpha ?? 0.2,
+      leakyreluAlpha,
     );
   }
   return out;

@@ -96,7 +96,7 @@ export async function initBackend(
         break;
       } catch (e) {
         if (!(e instanceof BackendUnavailable)) throw e;
-        if (name === "wasm+blas" && !warnedNoBlas) {
+        if (name === "wasm+blas" && !warnedNoBlas && !loadBlas()) {
           warnedNoBlas = true;
           console.warn(
             `backend: no BLAS library found, using plain wasm (slower ` +
@@ -124,8 +124,17 @@ export function describeBackend(info: BackendInfo): string {
   return `backend: ${info.name} (${info.detail})`;
 }
 
+// An environment variable, or undefined when unset or not permitted.
+function envVar(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env: behave as unset
+  }
+}
+
 function resolveRequested(option: string | undefined): string {
-  const fromEnv = Deno.env.get("TFJS_BACKEND");
+  const fromEnv = envVar("TFJS_BACKEND");
   const raw = option && option !== "auto" ? option : fromEnv || "auto";
   const name = raw.trim().toLowerCase();
   if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
@@ -141,7 +150,7 @@ function resolveRequested(option: string | undefined): string {
 }
 
 function resolveThreads(option: number | undefined): number {
-  const fromEnv = Deno.env.get("TFJS_THREADS");
+  const fromEnv = envVar("TFJS_THREADS");
   const value = option ??
     (fromEnv ? Number(fromEnv) : navigator.hardwareConcurrency || 1);
   if (!Number.isInteger(value) || value < 1) {

@@ -228,8 +228,9 @@ export async function imageGrid(
   }
   // The grid is already shown; without this the kernel would show the
   // returned PNG bytes again when the call ends a cell.
+  const summary = `PNG ${grid.width}x${grid.height}, ${png.length} bytes`;
   Object.defineProperty(png, Symbol.for("Jupyter.display"), {
-    value: () => ({}),
+    value: () => ({ "text/plain": summary }),
   });
   return png;
 }

@@ -17,6 +17,7 @@ import { displayBundle } from "./jupyter.ts";
 export { displayBundle, isJupyter, type MimeBundle } from "./jupyter.ts";
 export { DEFAULT_FIGURE_DIR, type SaveOptions } from "./output_file.ts";
 export {
+  type Figure,
   figureToSvg,
   plot,
   type PlotOutputOptions,

@@ -211,16 +211,24 @@ export function plotToSvg(spec: Plot.PlotOptions): string {
   return figureToSvg(element);
 }
 
+/** What {@linkcode plot} returns: the SVG and where it was saved. */
+export interface Figure {
+  /** The standalone SVG text. */
+  svg: string;
+  /** The saved file, or null when nothing was written. */
+  path: string | null;
+}
+
 /**
  * Renders a Plot spec to SVG, shows it inline in Jupyter (image/svg+xml) and
  * saves `<dir>/<name>.svg` when `dir` is given (outside Jupyter with no dir:
- * a fresh file under `outputs/figures/`, path printed). Returns the SVG text;
- * when the call ends a notebook cell, prefix it with `void` (or assign the
- * result) so that the kernel does not echo the text.
+ * a fresh file under `outputs/figures/`, path printed). Returns the SVG and
+ * the path; when the call ends a notebook cell, the kernel shows a one-line
+ * summary rather than the figure twice.
  *
  * @example
  * ```ts
- * void await plot({
+ * await plot({
  *   color: { legend: true },
  *   marks: [Plot.line(rows, { x: "epoch", y: "loss", stroke: "split" })],
  * }, { name: "loss", dir: run.path });
@@ -229,9 +237,15 @@ export function plotToSvg(spec: Plot.PlotOptions): string {
 export async function plot(
   spec: Plot.PlotOptions,
   opts: PlotOutputOptions = {},
-): Promise<string> {
+): Promise<Figure> {
   const svg = plotToSvg(spec);
   await displayBundle({ "image/svg+xml": svg });
-  await saveFigure(svg, "svg", opts);
-  return svg;
+  const path = await saveFigure(svg, "svg", opts);
+  const figure = { svg, path: path ?? null };
+  Object.defineProperty(figure, Symbol.for("Jupyter.display"), {
+    value: () => ({
+      "text/plain": `SVG figure, ${svg.length} bytes${path ? `: ${path}` : ""}`,
+    }),
+  });
+  return figure;
 }

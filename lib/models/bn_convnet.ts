@@ -11,6 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { activate } from "../nn/activations.ts";
 import { BatchNorm } from "../nn/batch_norm.ts";
 import { Conv2D } from "../nn/conv2d.ts";
 import { Dense } from "../nn/dense.ts";
@@ -37,16 +38,43 @@ export interface BNConvNetConfig {
 }
 
 /** One conv stage: conv, optional batch norm, ReLU, 2x2 max pool. */
-interface ConvStage {
+export interface ConvStage {
+  /** The convolution. */
   conv: Conv2D;
+  /** Its batch norm, or null without batch norm. */
   bn: BatchNorm | null;
+  /** Side of the convolution's (square) output, before pooling. */
+  convSide: number;
 }
+
+/** A batch-norm layer of the net and how many values each example gives it. */
+export interface BatchNormSite {
+  /** Readable layer name, e.g. "conv0" or "fc1". */
+  name: string;
+  /** The layer. */
+  bn: BatchNorm;
+  /**
+   * Values per feature per example: H*W of the conv output for a conv layer,
+   * 1 for a dense layer. A batch of `b` examples gives m = b * this.
+   */
+  valuesPerExample: number;
+}
+
+/**
+ * Called with the input of each batch-norm layer (before normalization)
+ * during a forward pass, e.g. to collect minibatch statistics.
+ */
+export type NormTap = (site: BatchNormSite, input: tf.Tensor) => void;
 
 /** The seed's Week 8 convnet. */
 export class BNConvNet implements Module {
+  /** The three conv stages. */
   readonly stages: ConvStage[];
+  /** The two hidden dense layers (dense, optional batch norm, ReLU). */
   readonly hidden: DenseBN[];
+  /** The output layer (class scores). */
   readonly output: Dense;
+  /** Values per example entering the first dense layer (512 at 48x48, full width). */
   readonly flatSize: number;
 
   constructor(readonly config: BNConvNetConfig) {
@@ -63,6 +91,7 @@ export class BNConvNet implements Module {
     let channels = config.channels ?? 3;
     let side = config.inputSize ?? 48;
     this.stages = specs.map((s, i) => {
+      const convSide = Math.floor((side - s.kernel) / s.stride + 1);
       const conv = new Conv2D(channels, s.out, s.kernel, {
         seed: rng.seed(),
         stride: s.stride,
@@ -70,10 +99,11 @@ export class BNConvNet implements Module {
         name: `conv${i}`,
       });
       channels = s.out;
-      side = Math.floor(Math.floor((side - s.kernel) / s.stride + 1) / 2);
+      side = Math.floor(convSide / 2);
       return {
         conv,
         bn: bn ? new BatchNorm(s.out, { name: `conv${i}_bn` }) : null,
+        convSide,
       };
     });
     if (side < 1) {
@@ -100,19 +130,35 @@ export class BNConvNet implements Module {
     });
   }
 
-  /** Class scores (pre-softmax) for NHWC images. */
-  logits(x: tf.Tensor4D, mode: NormMode): tf.Tensor2D {
+  /**
+   * Class scores (pre-softmax) for NHWC images. `tap`, if given, sees the
+   * input of every batch-norm layer.
+   */
+  logits(x: tf.Tensor4D, mode: NormMode, tap?: NormTap): tf.Tensor2D {
+    const sites = this.batchNormSites();
+    const norm = <T extends tf.Tensor>(bn: BatchNorm, h: T): T => {
+      if (tap) tap(sites.find((s) => s.bn === bn)!, h);
+      return bn.apply(h, mode);
+    };
     let h = x;
     for (const { conv, bn } of this.stages) {
       const c = conv.apply(h);
-      h = tf.maxPool(tf.relu(bn ? bn.apply(c, mode) : c), 2, 2, "valid");
+      h = tf.maxPool(tf.relu(bn ? norm(bn, c) : c), 2, 2, "valid");
     }
     let f = tf.reshape(h, [h.shape[0], this.flatSize]) as tf.Tensor2D;
-    for (const l of this.hidden) f = l.apply(f, mode);
+    for (const l of this.hidden) {
+      const d = l.dense.apply(f);
+      f = activate(l.bn ? norm(l.bn, d) : d, l.activation);
+    }
     return this.output.apply(f);
   }
 
-  /** Mean cross-entropy of integer labels, and the batch's accuracy. */
+  /** Class probabilities (softmax of the logits), `[batch, classes]`. */
+  probabilities(x: tf.Tensor4D, mode: NormMode): tf.Tensor2D {
+    return tf.softmax(this.logits(x, mode));
+  }
+
+  /** Mean cross-entropy of integer labels, and the logits it came from. */
   loss(
     x: tf.Tensor4D,
     labels: tf.Tensor1D,
@@ -124,6 +170,27 @@ export class BNConvNet implements Module {
     return { loss, logits };
   }
 
+  /**
+   * Every batch-norm layer with its name and values per example, in data
+   * order (empty without batch norm).
+   */
+  batchNormSites(): BatchNormSite[] {
+    const sites: BatchNormSite[] = [];
+    this.stages.forEach((s, i) => {
+      if (s.bn) {
+        sites.push({
+          name: `conv${i}`,
+          bn: s.bn,
+          valuesPerExample: s.convSide * s.convSide,
+        });
+      }
+    });
+    this.hidden.forEach((l, i) => {
+      if (l.bn) sites.push({ name: `fc${i}`, bn: l.bn, valuesPerExample: 1 });
+    });
+    return sites;
+  }
+
   /** Every batch-norm layer, in data order. */
   batchNorms(): BatchNorm[] {
     return [
@@ -132,6 +199,7 @@ export class BNConvNet implements Module {
     ];
   }
 
+  /** Weights, biases, gammas and betas: what the optimizer updates. */
   trainable(): tf.Variable[] {
     return [
       ...this.stages.flatMap((
@@ -142,6 +210,7 @@ export class BNConvNet implements Module {
     ];
   }
 
+  /** The batch norms' population statistics. */
   state(): tf.Variable[] {
     return this.batchNorms().flatMap((b) => b.state());
   }

@@ -85,9 +85,7 @@ function numeric(eps: number): tf.Tensor[] {
   };
   return NAMES.map((n) =>
     tf.tensor1d(
-      PICKS[n].map((i) =>
-        (evalAt(n, i, eps) - evalAt(n, i, -eps)) / (2 * eps)
-      ),
+      PICKS[n].map((i) => (evalAt(n, i, eps) - evalAt(n, i, -eps)) / (2 * eps)),
     )
   );
 }
@@ -114,3 +112,40 @@ Deno.test({
   ignore: !hasBlas,
   fn: () => checkBackend("wasm+blas"),
 });
+
+/** Tensors and wasm data ids alive after each of `steps` SGD steps. */
+function trainCounts(steps: number): number[] {
+  const vars = Object.fromEntries(
+    NAMES.map((n) => [n, tf.variable(tf.tensor(init[n], SHAPES[n]), true, n)]),
+  );
+  const opt = tf.train.sgd(0.01);
+  const backend = tf.backend() as unknown as { numDataIds(): number };
+  const counts: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    // clone + cast exercise the shared-data Identity and Cast kernels.
+    opt.minimize(() => tf.cast(tf.clone(loss(vars)), "float32"));
+    counts.push(tf.memory().numTensors, backend.numDataIds());
+  }
+  opt.dispose();
+  tf.dispose(Object.values(vars));
+  return counts;
+}
+
+for (const backend of ["wasm", "wasm+blas"] as const) {
+  Deno.test({
+    name: `${backend}: SGD steps on the conv net leak no tensors or heap data`,
+    ignore: backend === "wasm+blas" && !hasBlas,
+    fn: async () => {
+      const counts = await onBackend(backend, () => trainCounts(30));
+      const [tensors, ids] = [counts[20], counts[21]];
+      for (let i = 20; i < counts.length; i += 2) {
+        if (counts[i] !== tensors || counts[i + 1] !== ids) {
+          throw new Error(
+            `${backend}: step ${i / 2} has ${counts[i]} tensors and ` +
+              `${counts[i + 1]} data ids, step 10 had ${tensors} and ${ids}`,
+          );
+        }
+      }
+    },
+  });
+}

@@ -52,22 +52,139 @@ interface Case {
 // width from the row stride there, and stock wasm Conv2D then writes past
 // its output.
 const CASES: Case[] = [
-  { batch: 1, h: 7, w: 9, inC: 1, outC: 4, fh: 3, fw: 3, strides: 1, pad: "same" },
-  { batch: 3, h: 7, w: 9, inC: 3, outC: 5, fh: 3, fw: 3, strides: 1, pad: "valid" },
-  { batch: 3, h: 9, w: 8, inC: 5, outC: 7, fh: 3, fw: 2, strides: 2, pad: "same" },
-  { batch: 1, h: 11, w: 11, inC: 3, outC: 2, fh: 3, fw: 3, strides: 2, pad: "valid" },
-  { batch: 3, h: 6, w: 7, inC: 5, outC: 3, fh: 2, fw: 2, strides: 1, pad: "valid" },
-  { batch: 3, h: 6, w: 7, inC: 3, outC: 4, fh: 2, fw: 2, strides: 2, pad: "same" },
-  { batch: 1, h: 8, w: 5, inC: 5, outC: 6, fh: 1, fw: 1, strides: 1, pad: "valid" },
-  { batch: 3, h: 8, w: 5, inC: 3, outC: 2, fh: 1, fw: 1, strides: 2, pad: "same" },
-  { batch: 3, h: 7, w: 7, inC: 1, outC: 3, fh: 3, fw: 3, strides: 2, pad: 1 },
-  { batch: 3, h: 7, w: 8, inC: 3, outC: 3, fh: 3, fw: 3, strides: [2, 1], pad: "same" },
   {
-    batch: 1, h: 6, w: 9, inC: 3, outC: 4, fh: 3, fw: 2, strides: 2,
+    batch: 1,
+    h: 7,
+    w: 9,
+    inC: 1,
+    outC: 4,
+    fh: 3,
+    fw: 3,
+    strides: 1,
+    pad: "same",
+  },
+  {
+    batch: 3,
+    h: 7,
+    w: 9,
+    inC: 3,
+    outC: 5,
+    fh: 3,
+    fw: 3,
+    strides: 1,
+    pad: "valid",
+  },
+  {
+    batch: 3,
+    h: 9,
+    w: 8,
+    inC: 5,
+    outC: 7,
+    fh: 3,
+    fw: 2,
+    strides: 2,
+    pad: "same",
+  },
+  {
+    batch: 1,
+    h: 11,
+    w: 11,
+    inC: 3,
+    outC: 2,
+    fh: 3,
+    fw: 3,
+    strides: 2,
+    pad: "valid",
+  },
+  {
+    batch: 3,
+    h: 6,
+    w: 7,
+    inC: 5,
+    outC: 3,
+    fh: 2,
+    fw: 2,
+    strides: 1,
+    pad: "valid",
+  },
+  {
+    batch: 3,
+    h: 6,
+    w: 7,
+    inC: 3,
+    outC: 4,
+    fh: 2,
+    fw: 2,
+    strides: 2,
+    pad: "same",
+  },
+  {
+    batch: 1,
+    h: 8,
+    w: 5,
+    inC: 5,
+    outC: 6,
+    fh: 1,
+    fw: 1,
+    strides: 1,
+    pad: "valid",
+  },
+  {
+    batch: 3,
+    h: 8,
+    w: 5,
+    inC: 3,
+    outC: 2,
+    fh: 1,
+    fw: 1,
+    strides: 2,
+    pad: "same",
+  },
+  { batch: 3, h: 7, w: 7, inC: 1, outC: 3, fh: 3, fw: 3, strides: 2, pad: 1 },
+  {
+    batch: 3,
+    h: 7,
+    w: 8,
+    inC: 3,
+    outC: 3,
+    fh: 3,
+    fw: 3,
+    strides: [2, 1],
+    pad: "same",
+  },
+  {
+    batch: 1,
+    h: 6,
+    w: 9,
+    inC: 3,
+    outC: 4,
+    fh: 3,
+    fw: 2,
+    strides: 2,
     pad: [[0, 0], [1, 0], [0, 2], [0, 0]],
   },
-  { batch: 3, h: 17, w: 17, inC: 3, outC: 8, fh: 3, fw: 3, strides: 2, pad: "valid" },
-  { batch: 3, h: 5, w: 5, inC: 8, outC: 16, fh: 2, fw: 2, strides: 1, pad: "valid" },
+  {
+    batch: 3,
+    h: 17,
+    w: 17,
+    inC: 3,
+    outC: 8,
+    fh: 3,
+    fw: 3,
+    strides: 2,
+    pad: "valid",
+  },
+  {
+    batch: 3,
+    h: 5,
+    w: 5,
+    inC: 8,
+    outC: 16,
+    fh: 2,
+    fw: 2,
+    strides: 1,
+    pad: "valid",
+  },
 ]; // deno-fmt-ignore
 
 function describe(c: Case): string {
@@ -122,48 +239,57 @@ Deno.test("Conv2D matches cpu", async () => {
   }];
   for (const [i, c] of cases.entries()) {
     const d = inputs(c, 100 + i);
-    await compareWithCpu(`Conv2D ${describe(c)}`, () =>
-      tf.engine().runKernel("Conv2D", {
-        x: tf.tensor(d.x, d.xShape),
-        filter: tf.tensor(d.f, d.fShape),
-      }, {
-        strides: c.strides,
-        pad: c.pad,
-        dataFormat: "NHWC",
-        dilations: c.dilations ?? 1,
-      }) as tf.Tensor);
+    await compareWithCpu(
+      `Conv2D ${describe(c)}`,
+      () =>
+        tf.engine().runKernel("Conv2D", {
+          x: tf.tensor(d.x, d.xShape),
+          filter: tf.tensor(d.f, d.fShape),
+        }, {
+          strides: c.strides,
+          pad: c.pad,
+          dataFormat: "NHWC",
+          dilations: c.dilations ?? 1,
+        }) as tf.Tensor,
+    );
   }
 });
 
 Deno.test("Conv2DBackpropInput matches cpu", async () => {
   for (const [i, c] of CASES.entries()) {
     const d = inputs(c, 200 + i);
-    await compareWithCpu(`Conv2DBackpropInput ${describe(c)}`, () =>
-      tf.engine().runKernel("Conv2DBackpropInput", {
-        dy: tf.tensor(d.dy, d.yShape),
-        filter: tf.tensor(d.f, d.fShape),
-      }, {
-        strides: c.strides,
-        pad: c.pad,
-        dataFormat: "NHWC",
-        inputShape: d.xShape,
-      }) as tf.Tensor);
+    await compareWithCpu(
+      `Conv2DBackpropInput ${describe(c)}`,
+      () =>
+        tf.engine().runKernel("Conv2DBackpropInput", {
+          dy: tf.tensor(d.dy, d.yShape),
+          filter: tf.tensor(d.f, d.fShape),
+        }, {
+          strides: c.strides,
+          pad: c.pad,
+          dataFormat: "NHWC",
+          inputShape: d.xShape,
+        }) as tf.Tensor,
+    );
   }
 });
 
 Deno.test("Conv2DBackpropFilter matches cpu", async () => {
   for (const [i, c] of CASES.entries()) {
     const d = inputs(c, 300 + i);
-    await compareWithCpu(`Conv2DBackpropFilter ${describe(c)}`, () =>
-      tf.engine().runKernel("Conv2DBackpropFilter", {
-        x: tf.tensor(d.x, d.xShape),
-        dy: tf.tensor(d.dy, d.yShape),
-      }, {
-        strides: c.strides,
-        pad: c.pad,
-        dataFormat: "NHWC",
-        filterShape: d.fShape,
-      }) as tf.Tensor);
+    await compareWithCpu(
+      `Conv2DBackpropFilter ${describe(c)}`,
+      () =>
+        tf.engine().runKernel("Conv2DBackpropFilter", {
+          x: tf.tensor(d.x, d.xShape),
+          dy: tf.tensor(d.dy, d.yShape),
+        }, {
+          strides: c.strides,
+          pad: c.pad,
+          dataFormat: "NHWC",
+          filterShape: d.fShape,
+        }) as tf.Tensor,
+    );
   }
 });
 
@@ -183,22 +309,25 @@ Deno.test("FusedConv2D with bias and each activation matches cpu", async () => {
     const d = inputs(c, 400 + i);
     const alpha = randn(c.outC, 500 + i, 0.3);
     for (const activation of ACTIVATIONS) {
-      await compareWithCpu(`FusedConv2D ${activation} ${describe(c)}`, () =>
-        tf.fused.conv2d({
-          x: tf.tensor4d(d.x, d.xShape as [number, number, number, number]),
-          filter: tf.tensor4d(
-            d.f,
-            d.fShape as [number, number, number, number],
-          ),
-          strides: c.strides,
-          pad: c.pad as "same" | "valid" | number,
-          bias: tf.tensor1d(d.bias),
-          activation,
-          preluActivationWeights: activation === "prelu"
-            ? tf.tensor1d(alpha)
-            : undefined,
-          leakyreluAlpha: 0.15,
-        }));
+      await compareWithCpu(
+        `FusedConv2D ${activation} ${describe(c)}`,
+        () =>
+          tf.fused.conv2d({
+            x: tf.tensor4d(d.x, d.xShape as [number, number, number, number]),
+            filter: tf.tensor4d(
+              d.f,
+              d.fShape as [number, number, number, number],
+            ),
+            strides: c.strides,
+            pad: c.pad as "same" | "valid" | number,
+            bias: tf.tensor1d(d.bias),
+            activation,
+            preluActivationWeights: activation === "prelu"
+              ? tf.tensor1d(alpha)
+              : undefined,
+            leakyreluAlpha: 0.15,
+          }),
+      );
     }
   }
 });
@@ -206,15 +335,18 @@ Deno.test("FusedConv2D with bias and each activation matches cpu", async () => {
 Deno.test("FusedConv2D without bias, scalar prelu weights", async () => {
   const c = CASES[5];
   const d = inputs(c, 600);
-  await compareWithCpu(`FusedConv2D prelu scalar ${describe(c)}`, () =>
-    tf.fused.conv2d({
-      x: tf.tensor4d(d.x, d.xShape as [number, number, number, number]),
-      filter: tf.tensor4d(d.f, d.fShape as [number, number, number, number]),
-      strides: c.strides,
-      pad: c.pad as "same",
-      activation: "prelu",
-      preluActivationWeights: tf.scalar(0.25),
-    }));
+  await compareWithCpu(
+    `FusedConv2D prelu scalar ${describe(c)}`,
+    () =>
+      tf.fused.conv2d({
+        x: tf.tensor4d(d.x, d.xShape as [number, number, number, number]),
+        filter: tf.tensor4d(d.f, d.fShape as [number, number, number, number]),
+        strides: c.strides,
+        pad: c.pad as "same",
+        activation: "prelu",
+        preluActivationWeights: tf.scalar(0.25),
+      }),
+  );
 });
 
 Deno.test("FusedConv2D tanh on wasm+blas equals tanh(conv + bias) on cpu", {
@@ -256,9 +388,11 @@ Deno.test("Depthwise conv gradients on wasm match cpu", async () => {
       const ft = tf.tensor4d(f, fShape);
       const loss = (a: tf.Tensor4D, b: tf.Tensor4D) =>
         tf.sum(tf.square(tf.depthwiseConv2d(a, b, k.s, k.pad)));
-      const [dx, df] = tf.grads(loss as (
-        ...t: tf.Tensor[]
-      ) => tf.Tensor)([xt, ft]);
+      const [dx, df] = tf.grads(
+        loss as (
+          ...t: tf.Tensor[]
+        ) => tf.Tensor,
+      )([xt, ft]);
       return [dx, df];
     };
     const expected = await onBackend("cpu", run);
@@ -378,4 +512,110 @@ Deno.test("im2col, its transpose and col2im follow the definition", () => {
     for (let i = 0; i < x.length; i++) rhs += x[i] * dx[i];
     assertClose([lhs], [rhs], 1e-4, `col2im adjoint ${describe(c)}`);
   }
+});
+
+// ---------------------------------------------------------------------------
+// Support kernels the convnet's training step uses (installed on both).
+
+Deno.test("MaxPoolGrad matches cpu", async () => {
+  const cases = [
+    { shape: [3, 9, 7, 5], f: 2, s: 2, pad: "valid" as const },
+    { shape: [1, 7, 8, 3], f: 3, s: 2, pad: "same" as const },
+    { shape: [3, 6, 6, 1], f: 3, s: 1, pad: "valid" as const }, // overlapping
+  ];
+  for (const [i, c] of cases.entries()) {
+    const x = randn(tf.util.sizeFromShape(c.shape), 1000 + i);
+    const run = () => {
+      const xt = tf.tensor4d(x, c.shape as [number, number, number, number]);
+      // d/dx sum(maxPool(x)^2): dy = 2 * maxPool(x) flows to each max.
+      return tf.grad((t: tf.Tensor) =>
+        tf.sum(tf.square(tf.maxPool(t as tf.Tensor4D, c.f, c.s, c.pad)))
+      )(xt);
+    };
+    await compareWithCpu(`MaxPoolGrad case ${i}`, run);
+  }
+});
+
+Deno.test("Tile matches cpu for float32 and int32", async () => {
+  const cases: [number[], number[]][] = [
+    [[1, 1, 1, 5], [3, 4, 2, 1]],
+    [[2, 3], [2, 3]],
+    [[4], [3]],
+    [[2, 1, 3], [1, 4, 1]],
+  ];
+  for (const [shape, reps] of cases) {
+    const v = randn(tf.util.sizeFromShape(shape), 1100);
+    await compareWithCpu(
+      `Tile ${shape} x ${reps}`,
+      () => tf.tile(tf.tensor(v, shape), reps),
+      0,
+    );
+    await compareWithCpu(
+      `Tile int32 ${shape} x ${reps}`,
+      () =>
+        tf.tile(
+          tf.tensor(Array.from(v, (a) => Math.round(a * 10)), shape, "int32"),
+          reps,
+        ),
+      0,
+    );
+  }
+});
+
+Deno.test("Sum and Mean over leading or other axes match cpu", async () => {
+  const shape = [3, 5, 4, 6];
+  const v = randn(tf.util.sizeFromShape(shape), 1200);
+  const axesList: number[][] = [[0], [0, 1], [0, 1, 2], [1, 2], [3], [0, 3], [
+    0,
+    1,
+    2,
+    3,
+  ]];
+  for (const axes of axesList) {
+    for (const keepDims of [false, true]) {
+      await compareWithCpu(`Sum ${axes} keep=${keepDims}`, () => {
+        const s = tf.sum(tf.tensor(v, shape), axes, keepDims);
+        if (
+          s.shape.join() !==
+            tf.sum(tf.zeros(shape), axes, keepDims).shape.join()
+        ) {
+          throw new Error(`Sum shape ${s.shape}`);
+        }
+        return s;
+      });
+      await compareWithCpu(`Mean ${axes} keep=${keepDims}`, () => {
+        const m = tf.mean(tf.tensor(v, shape), axes, keepDims);
+        return tf.concat([tf.reshape(m, [-1]), tf.tensor1d(m.shape)]);
+      });
+    }
+  }
+});
+
+Deno.test("plain wasm refuses the numeric-pad case tfjs-core mis-sizes", async () => {
+  await onBackend("wasm", () => {
+    const before = tf.memory().numTensors;
+    let message = "";
+    try {
+      tf.conv2d(
+        tf.ones([1, 7, 7, 1]) as tf.Tensor4D,
+        tf.ones([3, 3, 1, 2]) as tf.Tensor4D,
+        [2, 1],
+        1,
+      );
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    if (!message.includes("explicit padding")) {
+      throw new Error(`expected the numeric-pad error, got "${message}"`);
+    }
+    // The heap is intact: allocating and reading still works.
+    const y = tf.conv2d(
+      tf.ones([1, 7, 7, 1]) as tf.Tensor4D,
+      tf.ones([3, 3, 1, 2]) as tf.Tensor4D,
+      2,
+      1,
+    );
+    assertClose(y.dataSync().slice(0, 2), [4, 4], 0, "corner of 3x3 ones conv");
+    return tf.scalar(tf.memory().numTensors - before);
+  });
 });

@@ -11,9 +11,6 @@ import {
   type TestBackend,
 } from "./test_util.ts";
 
-// The BLAS library stays open for the whole process (loadBlas caches it).
-const opts = { sanitizeResources: false };
-
 const PAIRS = [[false, false], [true, false], [false, true], [true, true]];
 
 // [batchA, batchB, m, k, n]: odd sizes and batch broadcasting both ways.
@@ -63,7 +60,7 @@ const allMatMuls = () =>
   );
 
 for (const backend of ["wasm", "wasm+blas"] as TestBackend[]) {
-  Deno.test(`BatchMatMul on ${backend} matches cpu`, opts, async () => {
+  Deno.test(`BatchMatMul on ${backend} matches cpu`, async () => {
     const expected = await onBackend("cpu", allMatMuls);
     const actual = await onBackend(backend, allMatMuls);
     assert.equal(activeMatMulKernels(), backend === "wasm" ? "wasm" : "blas");
@@ -122,7 +119,7 @@ function allFused() {
 }
 
 for (const backend of ["wasm", "wasm+blas"] as TestBackend[]) {
-  Deno.test(`_FusedMatMul on ${backend} matches cpu`, opts, async () => {
+  Deno.test(`_FusedMatMul on ${backend} matches cpu`, async () => {
     const expected = await onBackend("cpu", allFused);
     const actual = await onBackend(backend, allFused);
     let i = 0;
@@ -143,7 +140,7 @@ for (const backend of ["wasm", "wasm+blas"] as TestBackend[]) {
   });
 }
 
-Deno.test("fused bias broadcasts over a batched 3D product", opts, async () => {
+Deno.test("fused bias broadcasts over a batched 3D product", async () => {
   const f = () =>
     tf.fused.matMul({
       a: tf.tensor(randn(3 * 4 * 5, 7), [3, 4, 5]),
@@ -156,7 +153,7 @@ Deno.test("fused bias broadcasts over a batched 3D product", opts, async () => {
   assertClose(await onBackend("wasm", f), expected, 1e-4, "wasm");
 });
 
-Deno.test("a 2x2 product checked by hand on each backend", opts, async () => {
+Deno.test("a 2x2 product checked by hand on each backend", async () => {
   // [[1,2],[3,4]]ᵀ @ [[5,6],[7,8]] = [[1*5+3*7, 1*6+3*8], [2*5+4*7, 2*6+4*8]]
   const hand = [26, 30, 38, 44];
   for (const backend of ["cpu", "wasm", "wasm+blas"] as TestBackend[]) {
@@ -186,7 +183,6 @@ Deno.test("matMulGeometry broadcasts batch dims numpy-style", () => {
 
 Deno.test(
   "BLAS matMul on 4D operands with general broadcasting",
-  opts,
   async () => {
     // cpu folds batches as i % batch, so compare with explicit per-batch 2D products.
     const a = randn(2 * 1 * 4 * 3, 21), b = randn(1 * 3 * 3 * 5, 22);
@@ -212,7 +208,6 @@ Deno.test(
 
 Deno.test(
   "_FusedMatMul applies tanh (not in tf.fused's own list)",
-  opts,
   async () => {
     // tf.fused.matMul rejects "tanh", so call the kernel directly.
     const a = randn(2 * 7 * 5, 31), b = randn(5 * 6, 32), bias = randn(6, 33);
@@ -240,3 +235,19 @@ Deno.test(
     }
   },
 );
+
+Deno.test("fused bias with transposeA, checked by hand", async () => {
+  // Stock tfjs-backend-wasm 4.22 gets this wrong ([11, 24, 22, 25, 23, 26]).
+  // aᵀ = [[1,4],[2,5],[3,6]], b = I, bias = [10, 20].
+  const hand = [11, 24, 12, 25, 13, 26];
+  for (const backend of ["cpu", "wasm", "wasm+blas"] as TestBackend[]) {
+    const r = await onBackend(backend, () =>
+      tf.fused.matMul({
+        a: tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]),
+        b: tf.tensor2d([1, 0, 0, 1], [2, 2]),
+        transposeA: true,
+        bias: tf.tensor1d([10, 20]),
+      }));
+    assert.deepEqual(r, hand, backend);
+  }
+});

@@ -7,9 +7,6 @@ import {
 } from "../../lib/backend/matmul_kernels.ts";
 import { describeBackend, initBackend } from "../../lib/backend/mod.ts";
 
-// The BLAS library stays open for the whole process (loadBlas caches it).
-const opts = { sanitizeResources: false };
-
 /** Runs fn with the given environment variables set (undefined: unset). */
 async function withEnv<T>(
   vars: Record<string, string | undefined>,
@@ -34,7 +31,7 @@ async function withEnv<T>(
 
 const NO_ENV = { TFJS_BACKEND: undefined, TFJS_THREADS: undefined };
 
-Deno.test("an explicit backend option beats TFJS_BACKEND", opts, async () => {
+Deno.test("an explicit backend option beats TFJS_BACKEND", async () => {
   await withEnv({ ...NO_ENV, TFJS_BACKEND: "wasm" }, async () => {
     const info = await initBackend({ backend: "cpu" });
     assert.equal(info.name, "cpu");
@@ -44,7 +41,6 @@ Deno.test("an explicit backend option beats TFJS_BACKEND", opts, async () => {
 
 Deno.test(
   "TFJS_BACKEND applies when the option is missing or auto",
-  opts,
   async () => {
     await withEnv({ ...NO_ENV, TFJS_BACKEND: "cpu" }, async () => {
       assert.equal((await initBackend()).name, "cpu");
@@ -60,7 +56,7 @@ Deno.test(
   },
 );
 
-Deno.test("auto picks wasm+blas here when a BLAS loads", opts, async () => {
+Deno.test("auto picks wasm+blas here when a BLAS loads", async () => {
   await withEnv(NO_ENV, async () => {
     const info = await initBackend();
     // tfjs-node is not installed in this project, so auto falls through.
@@ -72,7 +68,6 @@ Deno.test("auto picks wasm+blas here when a BLAS loads", opts, async () => {
 
 Deno.test(
   "an unavailable explicit backend throws what to install",
-  opts,
   async () => {
     await withEnv(NO_ENV, async () => {
       await initBackend({ backend: "cpu" });
@@ -95,7 +90,6 @@ Deno.test(
 
 Deno.test(
   "unknown names and bad thread counts are rejected",
-  opts,
   async () => {
     await withEnv(NO_ENV, async () => {
       await assert.rejects(
@@ -119,7 +113,7 @@ Deno.test(
   },
 );
 
-Deno.test("threads come from the option, then TFJS_THREADS", opts, async () => {
+Deno.test("threads come from the option, then TFJS_THREADS", async () => {
   const blas = loadBlas();
   if (!blas) return; // nothing to set without a BLAS
   await withEnv({ ...NO_ENV, TFJS_THREADS: "2" }, async () => {
@@ -139,7 +133,6 @@ Deno.test("threads come from the option, then TFJS_THREADS", opts, async () => {
 
 Deno.test(
   "initBackend is idempotent and switching restores kernels",
-  opts,
   async () => {
     await withEnv(NO_ENV, async () => {
       const hand = [26, 30, 38, 44]; // [[1,2],[3,4]]ᵀ @ [[5,6],[7,8]]

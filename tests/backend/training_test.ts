@@ -3,9 +3,6 @@ import assert from "node:assert/strict";
 import { initBackend } from "../../lib/backend/mod.ts";
 import { assertClose, randn, type TestBackend } from "./test_util.ts";
 
-// The BLAS library stays open for the whole process (loadBlas caches it).
-const opts = { sanitizeResources: false };
-
 const N = 4, IN = 3, HID = 5, OUT = 2;
 
 interface Params {
@@ -77,7 +74,6 @@ function mlpLoss(
 for (const backend of ["wasm+blas", "wasm"] as TestBackend[]) {
   Deno.test(
     `MLP gradients on ${backend} match central differences`,
-    opts,
     async () => {
       await initBackend({ backend });
       const expected = numericalGrads(P0);
@@ -104,7 +100,7 @@ for (const backend of ["wasm+blas", "wasm"] as TestBackend[]) {
     },
   );
 
-  Deno.test(`100 SGD steps on ${backend} leak no tensors`, opts, async () => {
+  Deno.test(`100 SGD steps on ${backend} leak no tensors`, async () => {
     await initBackend({ backend });
     const x = tf.tensor2d(randn(32 * 20, 11), [32, 20]);
     const t = tf.tensor2d(randn(32 * 10, 12), [32, 10]);

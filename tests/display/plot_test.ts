@@ -63,15 +63,16 @@ Deno.test("plotToSvg renders a continuous color legend as an embedded ramp", () 
   assert.match(svg, /<image[^>]*href="data:image\/png;base64,iVBORw0KGgo/);
 });
 
-Deno.test("plot writes <dir>/<name>.svg and returns the same text", async () => {
+Deno.test("plot writes <dir>/<name>.svg and returns the same text and its path", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const svg = await plot({
+    const { svg, path } = await plot({
       marks: [Plot.dot(rows, { x: "epoch", y: "loss" })],
     }, {
       name: "dots",
       dir,
     });
+    assert.equal(path, join(dir, "dots.svg"));
     assert.equal(await Deno.readTextFile(join(dir, "dots.svg")), svg);
     assert.equal(count(svg, /<circle /g), 4);
   } finally {

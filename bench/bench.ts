@@ -1,0 +1,687 @@
+/**
+ * `deno task bench`: training throughput of the seed's models on every
+ * backend present, against PyTorch on the same machine in the same run, and
+ * matmul GFLOP/s against the BLAS's own peak.
+ *
+ * ```sh
+ * OPENBLAS_CORETYPE=Haswell deno task bench            # full run
+ * deno task bench --quick                              # smoke run
+ * deno task bench --models ffvae_bs100 --backends wasm+blas --threads 1
+ * deno task bench --markdown                           # README table
+ * ```
+ *
+ * For each backend and model, our step and PyTorch's (bench/torch_ref.py,
+ * kept running as a server) are timed alternately, `--rounds` times, and the
+ * best of each is kept, so the ratio compares runs under the same machine
+ * load. PyTorch gets the same thread count (`torch.set_num_threads`, and
+ * OpenBLAS/OpenMP threads through the environment of its process).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { loadBlas } from "../lib/backend/blas.ts";
+import {
+  type BackendInfo,
+  describeBackend,
+  initBackend,
+} from "../lib/backend/mod.ts";
+import {
+  type BenchCase,
+  buildWorkload,
+  caseName,
+  DEFAULT_CASES,
+  parseCase,
+  timeSteps,
+  type Timing,
+  type TimingOptions,
+  type Workload,
+} from "./models.ts";
+
+/** Backends measured when `--backends` is not given (cpu is opt-in: ~10 s a step). */
+export const DEFAULT_BACKENDS = [
+  "tensorflow-gpu",
+  "tensorflow",
+  "wasm+blas",
+  "wasm",
+] as const;
+
+/** The four transpose pairs of a matmul, as "NN", "NT", "TN", "TT". */
+export const TRANSPOSE_PAIRS = ["NN", "NT", "TN", "TT"] as const;
+
+/** Parsed command line of the bench. */
+export interface BenchOptions {
+  cases: BenchCase[];
+  /** Backends asked for; `explicit` when the user named them. */
+  backends: string[];
+  explicitBackends: boolean;
+  threads: number;
+  timing: TimingOptions;
+  rounds: number;
+  torch: boolean;
+  python: string | null;
+  matmul: boolean;
+  matmulSize: number;
+  markdown: boolean;
+  profile: boolean;
+}
+
+const HELP = `deno task bench [options]
+
+  --models LIST     comma-separated, default ${
+  DEFAULT_CASES.map(caseName).join(",")
+}
+  --backends LIST   default: every one of ${
+  DEFAULT_BACKENDS.join(",")
+} that loads (cpu: add it)
+  --threads N       threads for our BLAS and for PyTorch (default: all cores)
+  --steps N         time exactly N steps (default: as many as fit in --seconds)
+  --seconds S       time each measurement at least S seconds (default 2)
+  --rounds R        alternate ours/PyTorch R times, keep the best (default 3)
+  --warmup N        untimed steps before each measurement (default 2)
+  --quick           smoke run: 1 round, 0.3 s, 1 warm-up step, 2 matmul repeats
+  --no-torch        skip PyTorch
+  --python PATH     Python with torch (default /usr/bin/python3, then python3)
+  --no-matmul       skip the matmul lines
+  --matmul-size N   matmul side (default 1000)
+  --markdown        print markdown tables (for README's "Speed" section)
+  --profile         also print the top kernels by time (tf.profile) per line
+`;
+
+/** Parses the bench's flags; throws on bad values, naming the flag. */
+export function parseOptions(args: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args,
+    options: {
+      models: { type: "string" },
+      backends: { type: "string" },
+      threads: { type: "string" },
+      steps: { type: "string" },
+      seconds: { type: "string" },
+      rounds: { type: "string" },
+      warmup: { type: "string" },
+      quick: { type: "boolean", default: false },
+      "no-torch": { type: "boolean", default: false },
+      python: { type: "string" },
+      "no-matmul": { type: "boolean", default: false },
+      "matmul-size": { type: "string" },
+      markdown: { type: "boolean", default: false },
+      profile: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    Deno.exit(0);
+  }
+  const quick = values.quick;
+  const num = (flag: string, raw: string | undefined, dflt: number) => {
+    if (raw === undefined) return dflt;
+    const v = Number(raw);
+    if (!Number.isFinite(v) || v < 0) {
+      throw new Error(`--${flag} ${raw}: expected a non-negative number`);
+    }
+    return v;
+  };
+  const threads = num(
+    "threads",
+    values.threads,
+    navigator.hardwareConcurrency || 1,
+  );
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new Error(`--threads ${values.threads}: expected an integer >= 1`);
+  }
+  return {
+    cases: values.models
+      ? values.models.split(",").map(parseCase)
+      : [...DEFAULT_CASES],
+    backends: values.backends
+      ? values.backends.split(",").map((s) => s.trim().toLowerCase())
+      : [...DEFAULT_BACKENDS],
+    explicitBackends: values.backends !== undefined,
+    threads,
+    timing: {
+      warmup: Math.round(num("warmup", values.warmup, quick ? 1 : 2)),
+      seconds: num("seconds", values.seconds, quick ? 0.3 : 2),
+      steps: Math.round(num("steps", values.steps, 0)),
+    },
+    rounds: Math.max(
+      1,
+      Math.round(num("rounds", values.rounds, quick ? 1 : 3)),
+    ),
+    torch: !values["no-torch"],
+    python: values.python ?? null,
+    matmul: !values["no-matmul"],
+    matmulSize: Math.round(num("matmul-size", values["matmul-size"], 1000)),
+    markdown: values.markdown,
+    profile: values.profile,
+  };
+}
+
+// ---------------------------------------------------------------- PyTorch
+
+/** A running bench/torch_ref.py server, answering one JSON request a line. */
+export class TorchRef {
+  #child: Deno.ChildProcess;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #lines: AsyncIterator<string>;
+  #stderr: Promise<string>;
+
+  private constructor(child: Deno.ChildProcess) {
+    this.#child = child;
+    this.#writer = child.stdin.getWriter();
+    this.#lines = readLines(child.stdout)[Symbol.asyncIterator]();
+    this.#stderr = new Response(child.stderr).text();
+  }
+
+  /**
+   * Starts the server with `threads` threads, or explains why it cannot
+   * (no Python, no torch) in the returned string.
+   */
+  static async start(
+    python: string | null,
+    threads: number,
+  ): Promise<{ torch: TorchRef; info: Record<string, unknown> } | string> {
+    const script = fileURLToPath(new URL("./torch_ref.py", import.meta.url));
+    const candidates = python ? [python] : ["/usr/bin/python3", "python3"];
+    const reasons: string[] = [];
+    for (const exe of candidates) {
+      let child: Deno.ChildProcess;
+      try {
+        child = new Deno.Command(exe, {
+          args: [script, "--serve", "--threads", String(threads)],
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "piped",
+          // The same thread count for torch's OpenMP pool and its OpenBLAS.
+          env: {
+            OMP_NUM_THREADS: String(threads),
+            OPENBLAS_NUM_THREADS: String(threads),
+          },
+        }).spawn();
+      } catch (e) {
+        reasons.push(`${exe}: ${(e as Error).message.split("\n")[0]}`);
+        continue;
+      }
+      const torch = new TorchRef(child);
+      try {
+        const info = await torch.request({ op: "info" });
+        return { torch, info };
+      } catch (e) {
+        reasons.push(`${exe}: ${(e as Error).message}`);
+        await torch.close();
+      }
+    }
+    return reasons.join("; ");
+  }
+
+  /** Sends one request and returns the JSON answer; throws on an error answer. */
+  async request(
+    req: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> {
+    await this.#writer.write(
+      new TextEncoder().encode(JSON.stringify(req) + "\n"),
+    );
+    const next = await this.#lines.next();
+    if (next.done) {
+      const err = (await this.#stderr).trim().split("\n").pop() ?? "";
+      throw new Error(`torch_ref.py exited (${err || "no message"})`);
+    }
+    const out = JSON.parse(next.value);
+    if (out.error) throw new Error(`torch_ref.py: ${out.error}`);
+    return out;
+  }
+
+  /** Ends the server process. */
+  async close(): Promise<void> {
+    try {
+      await this.#writer.close();
+    } catch {
+      // already gone
+    }
+    await this.#child.status;
+    await this.#stderr.catch(() => "");
+  }
+}
+
+async function* readLines(stream: ReadableStream<Uint8Array>) {
+  let buffer = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffer += chunk;
+    let i;
+    while ((i = buffer.indexOf("\n")) >= 0) {
+      yield buffer.slice(0, i);
+      buffer = buffer.slice(i + 1);
+    }
+  }
+  if (buffer) yield buffer;
+}
+
+// ---------------------------------------------------------------- training
+
+/** One output line: a model on a backend, ours against PyTorch. */
+export interface TrainResult {
+  name: string;
+  backend: string;
+  samplesPerS: number;
+  torchSamplesPerS: number | null;
+  /** Where the time goes (with `--profile`). */
+  profile?: StepProfile;
+}
+
+/** Time spent in one kernel, per training step. */
+export interface KernelTime {
+  name: string;
+  msPerStep: number;
+  callsPerStep: number;
+}
+
+function samplesPerS(t: Timing, batch: number): number {
+  return (t.steps * batch) / t.seconds;
+}
+
+async function benchCase(
+  c: BenchCase,
+  backend: string,
+  opts: BenchOptions,
+  torch: TorchRef | null,
+): Promise<TrainResult> {
+  const work = buildWorkload(c);
+  try {
+    let ours = 0;
+    let theirs: number | null = null;
+    for (let r = 0; r < opts.rounds; r++) {
+      ours = Math.max(
+        ours,
+        samplesPerS(timeSteps(work.step, opts.timing), c.batch),
+      );
+      if (torch) {
+        const t = await torch.request({
+          op: "train",
+          model: c.model,
+          batch: c.batch,
+          ...opts.timing,
+        });
+        theirs = Math.max(theirs ?? 0, t.samples_per_s as number);
+      }
+    }
+    const result: TrainResult = {
+      name: caseName(c),
+      backend,
+      samplesPerS: ours,
+      torchSamplesPerS: theirs,
+    };
+    if (opts.profile) result.profile = await profileWorkload(work, 7);
+    return result;
+  } finally {
+    work.dispose();
+  }
+}
+
+/** Where a step's time goes, from `tf.profile` and a gradients-only timing. */
+export interface StepProfile {
+  /** Wall-clock ms of a full step (forward, backward, update), unprofiled. */
+  stepMs: number;
+  /** Wall-clock ms of forward + backward alone (no optimizer update). */
+  gradientsMs: number;
+  /** Sum of kernel times in a step, ms (tf.profile). */
+  kernelMs: number;
+  /** Kernel calls in a step. */
+  kernelCalls: number;
+  /** Per-kernel times, most expensive first. */
+  kernels: KernelTime[];
+}
+
+/**
+ * Profiles `work` over `steps` rounds of: one full step timed, one
+ * gradients-only step timed, one full step under `tf.profile`. Reports medians
+ * over the rounds (robust to the odd preempted step on a busy machine).
+ */
+export async function profileWorkload(
+  work: Workload,
+  steps: number,
+): Promise<StepProfile> {
+  work.step();
+  work.gradients();
+  const stepMs: number[] = [];
+  const gradientsMs: number[] = [];
+  const kernelMs: number[] = [];
+  const perKernel = new Map<string, { ms: number[]; calls: number }>();
+  for (let i = 0; i < steps; i++) {
+    stepMs.push(1000 * timed(work.step));
+    gradientsMs.push(1000 * timed(work.gradients));
+    const info = await tf.profile(() => {
+      work.step();
+    });
+    const sums = new Map<string, number>();
+    for (const k of info.kernels) {
+      const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+      sums.set(k.name, (sums.get(k.name) ?? 0) + ms);
+      const t = perKernel.get(k.name) ?? { ms: [], calls: 0 };
+      t.calls++;
+      perKernel.set(k.name, t);
+    }
+    for (const [name, ms] of sums) perKernel.get(name)!.ms.push(ms);
+    kernelMs.push([...sums.values()].reduce((a, b) => a + b, 0));
+  }
+  const kernels = [...perKernel]
+    .map(([name, t]) => ({
+      name,
+      msPerStep: median(t.ms),
+      callsPerStep: t.calls / steps,
+    }))
+    .sort((a, b) => b.msPerStep - a.msPerStep);
+  return {
+    stepMs: median(stepMs),
+    gradientsMs: median(gradientsMs),
+    kernelMs: median(kernelMs),
+    kernelCalls: kernels.reduce((s, k) => s + k.callsPerStep, 0),
+    kernels,
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function formatProfile(r: TrainResult, top = 12): string {
+  const p = r.profile!;
+  const lines = [
+    `# profile ${r.name} on ${r.backend}: step ${p.stepMs.toFixed(1)} ms ` +
+    `(forward+backward ${p.gradientsMs.toFixed(1)} ms, update ${
+      (p.stepMs - p.gradientsMs).toFixed(1)
+    } ms); kernels ${p.kernelMs.toFixed(1)} ms in ${
+      p.kernelCalls.toFixed(0)
+    } calls, the rest (${(p.stepMs - p.kernelMs).toFixed(1)} ms) is ` +
+    "JS: tape, gradient bookkeeping, allocation",
+    ...p.kernels.slice(0, top).map((k) =>
+      `#   ${k.name.padEnd(22)} ${k.msPerStep.toFixed(2).padStart(8)} ms/step ${
+        (100 * k.msPerStep / p.stepMs).toFixed(0).padStart(3)
+      }%  ${k.callsPerStep.toFixed(0).padStart(4)} calls`
+    ),
+  ];
+  return lines.join("\n");
+}
+
+// ---------------------------------------------------------------- matmul
+
+/** GFLOP/s of one matmul shape on one backend (or raw sgemm, or torch). */
+export interface MatMulResult {
+  backend: string;
+  pair: string;
+  gflops: number;
+}
+
+/**
+ * `size`^3 matmul GFLOP/s for each transpose pair: raw `blas.sgemm` on plain
+ * `Float32Array`s, `tf.matMul` on each of `backends` ("wasm+blas", "wasm"),
+ * and `torch.mm` (NN) when `torch` is given. They take turns, `repeats`
+ * times, and each keeps its best time, so all see the same machine load.
+ */
+export async function benchMatMul(
+  backends: string[],
+  threads: number,
+  size: number,
+  repeats: number,
+  torch: TorchRef | null,
+): Promise<MatMulResult[]> {
+  const blas = loadBlas();
+  const flops = 2 * size ** 3;
+  const best = new Map<string, MatMulResult>();
+  const keep = (backend: string, pair: string, seconds: number) => {
+    const key = `${backend}/${pair}`;
+    const gflops = flops / seconds / 1e9;
+    if ((best.get(key)?.gflops ?? 0) < gflops) {
+      best.set(key, { backend, pair, gflops });
+    }
+  };
+  const raw = {
+    a: new Float32Array(size * size).map((_, i) => Math.sin(i)),
+    b: new Float32Array(size * size).map((_, i) => Math.cos(i)),
+    c: new Float32Array(size * size),
+  };
+  await initBackend({ backend: backends[0], threads });
+  const a = tf.randomNormal([size, size], 0, 1, "float32", 1) as tf.Tensor2D;
+  const b = tf.randomNormal([size, size], 0, 1, "float32", 2) as tf.Tensor2D;
+  try {
+    for (let r = 0; r <= repeats; r++) {
+      const warm = r === 0;
+      if (blas) {
+        for (const pair of TRANSPOSE_PAIRS) {
+          const s = timed(() =>
+            blas.sgemm(
+              pair[0] === "T",
+              pair[1] === "T",
+              size,
+              size,
+              size,
+              1,
+              raw.a,
+              size,
+              raw.b,
+              size,
+              0,
+              raw.c,
+              size,
+            )
+          );
+          if (!warm) keep("sgemm", pair, s);
+        }
+      }
+      for (const backend of backends) {
+        await initBackend({ backend, threads });
+        for (const pair of TRANSPOSE_PAIRS) {
+          // wasm kernels (ours included) compute eagerly: timing the call is
+          // timing the product.
+          const s = timed(() =>
+            tf.matMul(a, b, pair[0] === "T", pair[1] === "T").dispose()
+          );
+          if (!warm) keep(backend, pair, s);
+        }
+      }
+      if (torch && !warm) {
+        const t = await torch.request({ op: "matmul", size, repeats: 1 });
+        keep("torch", "NN", flops / ((t.gflops as number) * 1e9));
+      }
+    }
+  } finally {
+    a.dispose();
+    b.dispose();
+  }
+  return [...best.values()];
+}
+
+function timed(fn: () => void): number {
+  const t0 = performance.now();
+  fn();
+  return (performance.now() - t0) / 1000;
+}
+
+// ---------------------------------------------------------------- output
+
+function fmtRate(x: number): string {
+  return x >= 100 ? Math.round(x).toString() : x.toPrecision(3);
+}
+
+function ratio(r: TrainResult): string {
+  return r.torchSamplesPerS
+    ? (r.samplesPerS / r.torchSamplesPerS).toFixed(2)
+    : "";
+}
+
+/** The issue's line format: `ffvae_bs100  wasm+blas  6123 samples/s  0.98x torch`. */
+export function formatTrainLine(r: TrainResult): string {
+  const head = `${r.name.padEnd(14)} ${r.backend.padEnd(10)} ${
+    fmtRate(r.samplesPerS).padStart(7)
+  } samples/s`;
+  if (r.torchSamplesPerS === null) return head;
+  return `${head}  ${ratio(r)}x torch  (torch ${
+    fmtRate(r.torchSamplesPerS)
+  } samples/s)`;
+}
+
+function formatMatMulLine(m: MatMulResult, size: number, peak: number): string {
+  const head = `matmul_${size}    ${m.backend.padEnd(10)} ${m.pair}  ${
+    m.gflops.toFixed(1).padStart(6)
+  } GFLOP/s`;
+  if (m.backend === "sgemm") return `${head}  (raw blas.sgemm)`;
+  if (m.backend === "torch") return `${head}  (torch.mm)`;
+  return peak > 0
+    ? `${head}  ${(m.gflops / peak).toFixed(2)}x sgemm peak`
+    : head;
+}
+
+function markdownTables(
+  train: TrainResult[],
+  matmul: MatMulResult[],
+  size: number,
+  peak: number,
+): string {
+  const lines = [
+    "| model | backend | samples/s | PyTorch samples/s | ours / PyTorch |",
+    "| --- | --- | ---: | ---: | ---: |",
+    ...train.map((r) =>
+      `| ${r.name} | ${r.backend} | ${fmtRate(r.samplesPerS)} | ${
+        r.torchSamplesPerS ? fmtRate(r.torchSamplesPerS) : "-"
+      } | ${r.torchSamplesPerS ? ratio(r) + "x" : "-"} |`
+    ),
+  ];
+  if (matmul.length) {
+    const backends = [...new Set(matmul.map((m) => m.backend))];
+    const get = (b: string, p: string) =>
+      matmul.find((m) => m.backend === b && m.pair === p);
+    lines.push(
+      "",
+      `| ${size}^3 matmul, GFLOP/s | ${TRANSPOSE_PAIRS.join(" | ")} |`,
+      `| --- | ${TRANSPOSE_PAIRS.map(() => "---:").join(" | ")} |`,
+      ...backends.map((b) => {
+        const label = b === "sgemm"
+          ? "raw blas.sgemm"
+          : b === "torch"
+          ? "torch.mm"
+          : `tf.matMul on ${b}`;
+        const cells = TRANSPOSE_PAIRS.map((p) => {
+          const m = get(b, p);
+          if (!m) return "-";
+          const share = b !== "sgemm" && b !== "torch" && peak > 0
+            ? ` (${Math.round((100 * m.gflops) / peak)}%)`
+            : "";
+          return `${m.gflops.toFixed(1)}${share}`;
+        });
+        return `| ${label} | ${cells.join(" | ")} |`;
+      }),
+    );
+  }
+  return lines.join("\n");
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const opts = parseOptions(Deno.args);
+  const [l1, l5] = Deno.loadavg();
+  const coretype = Deno.env.get("OPENBLAS_CORETYPE");
+  console.log(
+    `# bench: ${opts.threads} thread${opts.threads === 1 ? "" : "s"}, ` +
+      `${navigator.hardwareConcurrency} cores, load ${l1.toFixed(2)} ` +
+      `(5 min ${l5.toFixed(2)}), OPENBLAS_CORETYPE=${coretype ?? "(unset)"}, ` +
+      `${opts.rounds} round${opts.rounds === 1 ? "" : "s"} of ${
+        opts.timing.steps
+          ? `${opts.timing.steps} steps`
+          : `>= ${opts.timing.seconds} s`
+      }`,
+  );
+  const blas = loadBlas();
+  blas?.setThreads(opts.threads);
+  console.log(`# blas: ${blas ? blas.describe() : "none loaded"}`);
+  if (!coretype && blas && /Prescott/i.test(blas.describe())) {
+    console.log(
+      "# note: OpenBLAS picked its slow Prescott kernels; set OPENBLAS_CORETYPE " +
+        "(e.g. Haswell) in the environment for both our BLAS and PyTorch's.",
+    );
+  }
+
+  let torch: TorchRef | null = null;
+  if (opts.torch) {
+    const started = await TorchRef.start(opts.python, opts.threads);
+    if (typeof started === "string") {
+      console.log(`# torch: skipped, no Python with torch (${started})`);
+    } else {
+      torch = started.torch;
+      const libs = (started.info.blas_libraries as string[])
+        .filter((p) => /openblas/i.test(p)).map((p) => p.split("/").pop());
+      console.log(
+        `# torch: ${started.info.torch}, ${started.info.threads} threads, ` +
+          `${libs.join(" ") || "no OpenBLAS loaded"}`,
+      );
+    }
+  } else {
+    console.log("# torch: skipped (--no-torch)");
+  }
+
+  const train: TrainResult[] = [];
+  const matmul: MatMulResult[] = [];
+  const matmulRepeats = opts.timing.warmup <= 1 && opts.rounds === 1 ? 2 : 5;
+  try {
+    const active: { name: string; info: BackendInfo }[] = [];
+    for (const name of opts.backends) {
+      let info: BackendInfo;
+      try {
+        info = await initBackend({ backend: name, threads: opts.threads });
+      } catch (e) {
+        const why = (e as Error).message.split("\n")[0];
+        if (opts.explicitBackends) throw e;
+        console.log(`# ${name}: not present (${why})`);
+        continue;
+      }
+      active.push({ name, info });
+      console.log(`# ${describeBackend(info)}`);
+      for (const c of opts.cases) {
+        const r = await benchCase(c, name, opts, torch);
+        train.push(r);
+        if (!opts.markdown) console.log(formatTrainLine(r));
+        if (r.profile) console.log(formatProfile(r));
+      }
+    }
+    const matmulBackends = active.map((a) => a.name)
+      .filter((n) => n === "wasm+blas" || n === "wasm");
+    if (opts.matmul && matmulBackends.length) {
+      matmul.push(
+        ...(await benchMatMul(
+          matmulBackends,
+          opts.threads,
+          opts.matmulSize,
+          matmulRepeats,
+          torch,
+        )),
+      );
+    }
+    if (active.length === 0) console.log("# no backend could be set up");
+  } finally {
+    await torch?.close();
+  }
+
+  const peak = Math.max(
+    0,
+    ...matmul.filter((m) => m.backend === "sgemm").map((m) => m.gflops),
+  );
+  if (opts.markdown) {
+    console.log(markdownTables(train, matmul, opts.matmulSize, peak));
+  } else {
+    for (const m of matmul) {
+      console.log(formatMatMulLine(m, opts.matmulSize, peak));
+    }
+  }
+}
+
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

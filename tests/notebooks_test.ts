@@ -1,0 +1,115 @@
+/**
+ * Runs every notebook in notebooks/ headless with tiny parameters and checks
+ * that it completes without an error output and shows its figures.
+ *
+ * Every notebook needs an entry in NOTEBOOKS: the parameters that make it
+ * quick, and which kinds of figures it must show. A notebook that needs data
+ * which is not present may throw DatasetNotFoundError; set `skipUnless` to
+ * the path that must exist, and the test then expects "skipped" when it does
+ * not.
+ */
+
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import {
+  type Notebook,
+  type Overrides,
+  REPO_ROOT,
+  runNotebook,
+} from "../scripts/run_notebook.ts";
+
+/** How one notebook is tested. */
+interface NotebookCase {
+  /** Parameter overrides that make the run small. */
+  params: Overrides;
+  /** MIME types that must appear among the outputs. */
+  expect: string[];
+  /** A file the notebook needs; when it is absent the run must be "skipped". */
+  skipUnless?: string;
+  /** Per-cell timeout in seconds. */
+  timeoutS?: number;
+}
+
+const DOGS_VS_CATS = resolve(
+  REPO_ROOT,
+  "..",
+  "shared",
+  "datasets",
+  "dogs-vs-cats",
+  "train.zip",
+);
+
+/** Tiny runs of each notebook, by file name. */
+const NOTEBOOKS: Record<string, NotebookCase> = {
+  "week09_ff_vae.ipynb": {
+    params: { dataset: "mnist", epochs: 1, trainLimit: 1000, evalLimit: 200 },
+    expect: ["image/png", "image/svg+xml"],
+  },
+  "week08_bn_convnet.ipynb": {
+    params: { dataPath: DOGS_VS_CATS, epochs: 1 },
+    expect: ["image/png", "image/svg+xml"],
+    skipUnless: DOGS_VS_CATS,
+  },
+};
+
+const NOTEBOOK_DIR = join(REPO_ROOT, "notebooks");
+const found = [...Deno.readDirSync(NOTEBOOK_DIR)]
+  .filter((e) => e.isFile && e.name.endsWith(".ipynb"))
+  .map((e) => e.name)
+  .sort();
+
+for (const name of found) {
+  Deno.test({
+    name: `notebook ${name} runs with tiny parameters`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      const testCase = NOTEBOOKS[name];
+      assert.ok(
+        testCase,
+        `${name} has no entry in NOTEBOOKS in tests/notebooks_test.ts; add ` +
+          `one with the parameters that make it run in seconds`,
+      );
+      const out = await Deno.makeTempDir();
+      try {
+        const result = await runNotebook(join(NOTEBOOK_DIR, name), {
+          params: testCase.params,
+          outDir: out,
+          timeoutS: testCase.timeoutS ?? 600,
+        });
+        if (testCase.skipUnless && !existsSync(testCase.skipUnless)) {
+          assert.equal(
+            result.status,
+            "skipped",
+            `${testCase.skipUnless} is absent, so ${name} should stop with ` +
+              `DatasetNotFoundError; got ${result.status}: ${
+                result.error?.evalue ?? ""
+              }`,
+          );
+          return;
+        }
+        assert.equal(
+          result.status,
+          "passed",
+          `${name} ${result.status}: ${result.error?.ename}: ${result.error?.evalue}\n` +
+            `${(result.error?.traceback ?? []).join("\n")}`,
+        );
+        const nb: Notebook = JSON.parse(await Deno.readTextFile(result.ipynb));
+        const outputs = nb.cells.flatMap((c) => c.outputs ?? []);
+        assert.deepEqual(
+          outputs.filter((o) => o.output_type === "error"),
+          [],
+        );
+        const mimes = new Set(
+          outputs.flatMap((o) => Object.keys(o.data ?? {})),
+        );
+        for (const mime of testCase.expect) {
+          assert.ok(mimes.has(mime), `${name} showed no ${mime} output`);
+        }
+      } finally {
+        await Deno.remove(out, { recursive: true });
+      }
+    },
+  });
+}
