@@ -582,9 +582,11 @@ function markdownTables(
 
 async function main(): Promise<void> {
   const opts = parseOptions(Deno.args);
+  // With --markdown, stdout gets only the tables; progress goes to stderr.
+  const log = opts.markdown ? console.error : console.log;
   const [l1, l5] = Deno.loadavg();
   const coretype = Deno.env.get("OPENBLAS_CORETYPE");
-  console.log(
+  log(
     `# bench: ${opts.threads} thread${opts.threads === 1 ? "" : "s"}, ` +
       `${navigator.hardwareConcurrency} cores, load ${l1.toFixed(2)} ` +
       `(5 min ${l5.toFixed(2)}), OPENBLAS_CORETYPE=${coretype ?? "(unset)"}, ` +
@@ -596,30 +598,32 @@ async function main(): Promise<void> {
   );
   const blas = loadBlas();
   blas?.setThreads(opts.threads);
-  console.log(`# blas: ${blas ? blas.describe() : "none loaded"}`);
+  log(`# blas: ${blas ? blas.describe() : "none loaded"}`);
   if (!coretype && blas && /Prescott/i.test(blas.describe())) {
-    console.log(
+    log(
       "# note: OpenBLAS picked its slow Prescott kernels; set OPENBLAS_CORETYPE " +
         "(e.g. Haswell) in the environment for both our BLAS and PyTorch's.",
     );
   }
 
   let torch: TorchRef | null = null;
+  let torchVersion = "not measured";
   if (opts.torch) {
     const started = await TorchRef.start(opts.python, opts.threads);
     if (typeof started === "string") {
-      console.log(`# torch: skipped, no Python with torch (${started})`);
+      log(`# torch: skipped, no Python with torch (${started})`);
     } else {
       torch = started.torch;
+      torchVersion = `PyTorch ${started.info.torch}`;
       const libs = (started.info.blas_libraries as string[])
         .filter((p) => /openblas/i.test(p)).map((p) => p.split("/").pop());
-      console.log(
+      log(
         `# torch: ${started.info.torch}, ${started.info.threads} threads, ` +
           `${libs.join(" ") || "no OpenBLAS loaded"}`,
       );
     }
   } else {
-    console.log("# torch: skipped (--no-torch)");
+    log("# torch: skipped (--no-torch)");
   }
 
   const train: TrainResult[] = [];
@@ -634,16 +638,16 @@ async function main(): Promise<void> {
       } catch (e) {
         const why = (e as Error).message.split("\n")[0];
         if (opts.explicitBackends) throw e;
-        console.log(`# ${name}: not present (${why})`);
+        log(`# ${name}: not present (${why})`);
         continue;
       }
       active.push({ name, info });
-      console.log(`# ${describeBackend(info)}`);
+      log(`# ${describeBackend(info)}`);
       for (const c of opts.cases) {
         const r = await benchCase(c, name, opts, torch);
         train.push(r);
-        if (!opts.markdown) console.log(formatTrainLine(r));
-        if (r.profile) console.log(formatProfile(r));
+        log(formatTrainLine(r));
+        if (r.profile) log(formatProfile(r));
       }
     }
     const matmulBackends = active.map((a) => a.name)
@@ -659,17 +663,31 @@ async function main(): Promise<void> {
         )),
       );
     }
-    if (active.length === 0) console.log("# no backend could be set up");
+    if (active.length === 0) log("# no backend could be set up");
   } finally {
     await torch?.close();
   }
 
+  const endLoad = Deno.loadavg()[0];
+  log(`# load at the end: ${endLoad.toFixed(2)}`);
+  const caption =
+    `Measured by \`deno task bench${
+      Deno.args.length ? " " + Deno.args.join(" ") : ""
+    }\` on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC: ` +
+    `${opts.threads} thread${opts.threads === 1 ? "" : "s"} for our BLAS ` +
+    `and PyTorch (plain wasm: 1), ${navigator.hardwareConcurrency} cores, ` +
+    `load ${l1.toFixed(2)} at the start and ${
+      endLoad.toFixed(2)
+    } at the end, ` +
+    `${blas ? blas.describe().replace(/ \(\d+ threads?\)$/, "") : "no BLAS"}` +
+    `${coretype ? ` (OPENBLAS_CORETYPE=${coretype})` : ""}, ${torchVersion}.`;
   const peak = Math.max(
     0,
     ...matmul.filter((m) => m.backend === "sgemm").map((m) => m.gflops),
   );
   if (opts.markdown) {
     console.log(markdownTables(train, matmul, opts.matmulSize, peak));
+    console.log(`\n${caption}`);
   } else {
     for (const m of matmul) {
       console.log(formatMatMulLine(m, opts.matmulSize, peak));

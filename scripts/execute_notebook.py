@@ -37,7 +37,16 @@ LATE_OUTPUT_QUIET_S = 0.25
 
 
 class DenoNotebookClient(NotebookClient):
-    """NotebookClient that also collects outputs arriving after "idle"."""
+    """NotebookClient that also collects outputs arriving after "idle", and
+    with `echo` set copies the cells' printed text to stderr as it comes."""
+
+    echo = False
+
+    def process_message(self, msg, cell, cell_index):
+        if self.echo and msg["msg_type"] == "stream":
+            sys.stderr.write(msg["content"].get("text", ""))
+            sys.stderr.flush()
+        return super().process_message(msg, cell, cell_index)
 
     async def _async_poll_output_msg(self, parent_msg_id, cell, cell_index):
         assert self.kc is not None
@@ -89,6 +98,8 @@ def main():
     parser.add_argument("--cwd", required=True)
     parser.add_argument("--kernel", default="deno")
     parser.add_argument("--timeout", type=int, default=1800)
+    parser.add_argument("--echo", action="store_true",
+                        help="copy printed cell output to stderr live")
     args = parser.parse_args()
 
     nb = nbformat.read(args.input, as_version=4)
@@ -99,6 +110,7 @@ def main():
         resources={"metadata": {"path": args.cwd}},
         startup_timeout=120,
     )
+    client.echo = args.echo
     summary = {"status": "ok"}
     code = 0
     try:

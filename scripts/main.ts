@@ -114,6 +114,7 @@ if (import.meta.main) {
       const result = await runNotebook(path, {
         params: args.params,
         timeoutS: args.timeoutS,
+        live: true,
       });
       counts[result.status] += 1;
       console.log(describeResult(name, result));

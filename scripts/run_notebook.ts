@@ -236,6 +236,8 @@ export interface RunOptions {
   outDir?: string;
   /** Per-cell timeout in seconds; default 1800. */
   timeoutS?: number;
+  /** Show the cells' printed output on stderr while they run. */
+  live?: boolean;
 }
 
 /** The first error a run hit. */
@@ -306,38 +308,56 @@ export async function runNotebook(
   const html = run.file(`${name}.html`);
   const jupyterPath = await ensureKernelspec();
   const start = performance.now();
-  const output = await new Deno.Command(PYTHON, {
-    args: [
-      join(REPO_ROOT, "scripts", "execute_notebook.py"),
-      input,
-      ipynb,
-      html,
-      "--cwd",
-      dirname(path),
-      "--kernel",
-      "deno",
-      "--timeout",
-      String(opts.timeoutS ?? 1800),
-    ],
-    env: { JUPYTER_PATH: jupyterPath, PYDEVD_DISABLE_FILE_VALIDATION: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output().catch((e) => {
-    throw new Error(
-      `cannot start ${PYTHON}: ${(e as Error).message}; ` +
-        `run \`deno run -A scripts/check_deps.ts\` to see what is missing`,
-    );
-  });
+  const child = (() => {
+    try {
+      return new Deno.Command(PYTHON, {
+        args: [
+          join(REPO_ROOT, "scripts", "execute_notebook.py"),
+          input,
+          ipynb,
+          html,
+          "--cwd",
+          dirname(path),
+          "--kernel",
+          "deno",
+          "--timeout",
+          String(opts.timeoutS ?? 1800),
+          ...(opts.live ? ["--echo"] : []),
+        ],
+        env: { JUPYTER_PATH: jupyterPath, PYDEVD_DISABLE_FILE_VALIDATION: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+    } catch (e) {
+      throw new Error(
+        `cannot start ${PYTHON}: ${(e as Error).message}; ` +
+          `run \`deno run -A scripts/check_deps.ts\` to see what is missing`,
+      );
+    }
+  })();
+  // With `live`, the cells' printed output is shown as it arrives.
+  const errChunks: Uint8Array[] = [];
+  const errDone = (async () => {
+    for await (const chunk of child.stderr) {
+      errChunks.push(chunk);
+      if (opts.live) await Deno.stderr.write(chunk);
+    }
+  })();
+  const [status, outBytes] = await Promise.all([
+    child.status,
+    new Response(child.stdout).arrayBuffer(),
+    errDone,
+  ]);
   const wallMs = performance.now() - start;
   await Deno.remove(input).catch(() => {});
-  const stdout = new TextDecoder().decode(output.stdout).trim();
-  const stderr = new TextDecoder().decode(output.stderr);
+  const stdout = new TextDecoder().decode(outBytes).trim();
+  const stderr = await new Blob(errChunks as BlobPart[]).text();
   let summary: { status: string } & Partial<CellError>;
   try {
     summary = JSON.parse(stdout.split("\n").pop() ?? "");
   } catch {
     throw new Error(
-      `the notebook executor failed (exit ${output.code}):\n${
+      `the notebook executor failed (exit ${status.code}):\n${
         stripAnsi(stderr).trim() || stdout
       }`,
     );
@@ -440,7 +460,7 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   try {
-    const result = await runNotebook(args.notebook, args);
+    const result = await runNotebook(args.notebook, { ...args, live: true });
     console.log(describeResult(args.notebook, result));
     Deno.exit(exitCode(result));
   } catch (e) {

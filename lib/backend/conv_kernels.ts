@@ -1,21 +1,26 @@
 /**
- * Convolution kernels for the tfjs wasm backend.
+ * Convolution kernels for the tfjs wasm backend, and the few other kernels a
+ * batch-normalized convnet's training step leans on.
  *
- * - {@linkcode registerWasmConvKernels}: the training kernels stock wasm lacks
- *   (`Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropFilter`,
- *   `DepthwiseConv2dNativeBackpropInput`, `UnsortedSegmentSum`), and puts back
- *   the stock `Conv2D`, `FusedConv2D`, `Conv2DBackpropInput`.
- * - {@linkcode registerBlasConvKernels}: `Conv2D`, `FusedConv2D`,
- *   `Conv2DBackpropInput` and `Conv2DBackpropFilter` as im2col + CBLAS sgemm,
- *   reading and writing the wasm heap in place.
+ * - {@linkcode registerWasmConvKernels} (plain "wasm"): adds what stock wasm
+ *   lacks — `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropFilter`,
+ *   `DepthwiseConv2dNativeBackpropInput`, `UnsortedSegmentSum` — and replaces
+ *   slow stock kernels: `Conv2DBackpropInput` (im2col-style via the wasm
+ *   matmul), `MaxPoolGrad`, `Tile`, `Sum`/`Mean` over leading axes, and
+ *   `Identity`/same-dtype `Cast` (shared data instead of a copy). Stock
+ *   `Conv2D`/`FusedConv2D` stay, behind a guard against a tfjs-core sizing
+ *   bug that corrupts the heap.
+ * - {@linkcode registerBlasConvKernels} ("wasm+blas", on top of the above):
+ *   `Conv2D`, `FusedConv2D`, `Conv2DBackpropInput` and `Conv2DBackpropFilter`
+ *   as im2col + CBLAS sgemm, on the wasm heap in place.
  * - {@linkcode restoreWasmConvKernels}: back to exactly what
  *   `@tensorflow/tfjs-backend-wasm` registered.
  *
  * Backend setup (lib/backend/mod.ts) calls, every time it activates:
  * plain "wasm" → `registerWasmConvKernels()`; "wasm+blas" →
- * `registerWasmConvKernels()` then `registerBlasConvKernels(blas)`. Every
- * function is idempotent and undoes the others, so backends can be switched
- * back and forth in one process.
+ * `registerWasmConvKernels()` then `registerBlasConvKernels(blas)`. Each call
+ * is idempotent and overrides the others' kernels, so backends can be
+ * switched back and forth in one process.
  *
  * @module
  */
@@ -99,9 +104,16 @@ function original(name: string): tf.KernelConfig | undefined {
 }
 
 function install(name: string, kernelFunc: tf.KernelFunc): void {
-  captureOriginals();
+  // The stock setupFunc comes along: our kernels fall back to the stock one,
+  // which needs it run when the backend initializes after this call.
+  const setupFunc = original(name)?.setupFunc;
   if (tf.getKernel(name, BACKEND)) tf.unregisterKernel(name, BACKEND);
-  tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc });
+  tf.registerKernel({
+    kernelName: name,
+    backendName: BACKEND,
+    kernelFunc,
+    setupFunc,
+  });
 }
 
 function reinstate(name: string): void {
@@ -133,20 +145,20 @@ export function restoreWasmConvKernels(): void {
 }
 
 /**
- * Registers the training kernels plain wasm lacks: `Conv2DBackpropFilter`
- * (im2col in JS + the wasm `BatchMatMul` kernel),
- * `DepthwiseConv2dNativeBackpropFilter`, `DepthwiseConv2dNativeBackpropInput`
- * and `UnsortedSegmentSum` (direct loops). Also replaces stock kernels that
- * dominate a batch-normalized convnet's training step: `MaxPoolGrad`, `Tile`
- * (used by the batch-norm gradient) and `Sum`/`Mean` over leading axes (the
- * stock ones transpose first); each is 5-30x faster in JS on the heap.
- * `Identity` and same-dtype `Cast` share the input's data instead of copying
- * it, as the cpu backend does (tensor data is immutable; the engine
- * reference-counts it); a training step runs hundreds of them.
- * `Conv2D` and `FusedConv2D` are the stock kernels behind a guard against a
- * tfjs-core bug that makes them write past their output (see
- * {@linkcode guardedStock}). Replaces BLAS versions if those were installed.
- * Idempotent.
+ * Installs the plain-wasm kernel set. Adds what stock wasm lacks:
+ * `Conv2DBackpropFilter` (transposed im2col in JS + the wasm `BatchMatMul`),
+ * `DepthwiseConv2dNativeBackpropFilter`/`Input` and `UnsortedSegmentSum`
+ * (direct loops). Replaces stock kernels that are slow in a
+ * batch-normalized convnet's training step: `Conv2DBackpropInput`
+ * (`dy @ filterᵀ` on the wasm matmul + col2im), `MaxPoolGrad`, `Tile` (the
+ * batch-norm gradient tiles per-channel values to the full activation),
+ * `Sum`/`Mean` over leading axes (stock transposes first), and `Identity` /
+ * same-dtype `Cast`, which share the input's data (one more reference) like
+ * the cpu backend instead of copying it. `Conv2D` and `FusedConv2D` stay
+ * stock behind a guard: with a numeric `pad`, unequal strides or a
+ * non-square filter, tfjs-core 4.22 mis-sizes the output and the stock
+ * kernel writes past it, so that case throws a clear error instead. Replaces
+ * BLAS versions if those were installed. Idempotent.
  */
 export function registerWasmConvKernels(): void {
   install("Conv2D", (args) => guardedStock("Conv2D", args));

@@ -19,6 +19,7 @@ export { DEFAULT_FIGURE_DIR, type SaveOptions } from "./output_file.ts";
 export {
   type Figure,
   figureToSvg,
+  integerTicks,
   plot,
   type PlotOutputOptions,
   plotToSvg,

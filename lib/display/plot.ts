@@ -249,3 +249,14 @@ export async function plot(
   });
   return figure;
 }
+
+/**
+ * At most `maxTicks` whole numbers from `lo` to `hi`, evenly stepped: tick
+ * values for an epoch axis (Plot's default ticks would include 1.5).
+ */
+export function integerTicks(lo: number, hi: number, maxTicks = 10): number[] {
+  const step = Math.max(1, Math.ceil((hi - lo + 1) / maxTicks));
+  const ticks: number[] = [];
+  for (let t = lo; t <= hi; t += step) ticks.push(t);
+  return ticks;
+}

@@ -158,7 +158,8 @@ export interface Evaluation {
 
 /**
  * Runs the net over a whole set in minibatches of `batchSize` with the given
- * batch-norm mode (no flips). With "minibatch" statistics a last batch of a
+ * batch-norm mode (no flips; "train" counts as "minibatch": evaluation never
+ * touches the moving averages). With minibatch statistics a last batch of a
  * single example would have no variance, so it joins the one before.
  */
 export function evaluateConvNet(

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as Plot from "@observablehq/plot";
-import { plot, plotToSvg } from "../../lib/display/plot.ts";
+import { integerTicks, plot, plotToSvg } from "../../lib/display/plot.ts";
 
 const rows = [
   { epoch: 1, loss: 2, split: "train" },
@@ -78,4 +78,10 @@ Deno.test("plot writes <dir>/<name>.svg and returns the same text and its path",
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("integerTicks steps whole numbers to at most maxTicks", () => {
+  assert.deepEqual(integerTicks(1, 2), [1, 2]);
+  assert.deepEqual(integerTicks(1, 12, 6), [1, 3, 5, 7, 9, 11]);
+  assert.deepEqual(integerTicks(1, 500).length, 10);
 });
