@@ -60,6 +60,8 @@ export interface BenchOptions {
   timing: TimingOptions;
   rounds: number;
   torch: boolean;
+  /** PyTorch's OpenMP wait policies to try ("both": keep the faster). */
+  torchWait: "both" | TorchWaitPolicy;
   python: string | null;
   matmul: boolean;
   matmulSize: number;
@@ -83,11 +85,18 @@ const HELP = `deno task bench [options]
   --quick           smoke run: 1 round, 0.3 s, 1 warm-up step, 2 matmul repeats
   --no-torch        skip PyTorch
   --python PATH     Python with torch (default /usr/bin/python3, then python3)
+  --torch-wait W    PyTorch's OpenMP wait: both (default: run both, keep the
+                    faster), default (libgomp's spin), passive (OMP_WAIT_POLICY)
   --no-matmul       skip the matmul lines
   --matmul-size N   matmul side (default 1000)
   --markdown        print markdown tables (for README's "Speed" section)
   --profile         also print the top kernels by time (tf.profile) per line
 `;
+
+function torchWait(raw: string): "both" | TorchWaitPolicy {
+  if (raw === "both" || raw === "default" || raw === "passive") return raw;
+  throw new Error(`--torch-wait ${raw}: use both, default or passive`);
+}
 
 /** Parses the bench's flags; throws on bad values, naming the flag. */
 export function parseOptions(args: string[]): BenchOptions {
@@ -103,6 +112,7 @@ export function parseOptions(args: string[]): BenchOptions {
       warmup: { type: "string" },
       quick: { type: "boolean", default: false },
       "no-torch": { type: "boolean", default: false },
+      "torch-wait": { type: "string", default: "both" },
       python: { type: "string" },
       "no-matmul": { type: "boolean", default: false },
       "matmul-size": { type: "string" },
@@ -151,6 +161,7 @@ export function parseOptions(args: string[]): BenchOptions {
       Math.round(num("rounds", values.rounds, quick ? 1 : 3)),
     ),
     torch: !values["no-torch"],
+    torchWait: torchWait(values["torch-wait"]),
     python: values.python ?? null,
     matmul: !values["no-matmul"],
     matmulSize: Math.round(num("matmul-size", values["matmul-size"], 1000)),
@@ -161,6 +172,15 @@ export function parseOptions(args: string[]): BenchOptions {
 
 // ---------------------------------------------------------------- PyTorch
 
+/**
+ * How PyTorch's OpenMP threads wait between parallel regions. libgomp's
+ * default spins first; on a busy machine a spinning thread that gets
+ * descheduled stalls every op (we measured PyTorch 15x slower at 2 threads
+ * under load 8), which "passive" (sleep at once) avoids, at some cost on an
+ * idle machine. The bench keeps the best of both by default.
+ */
+export type TorchWaitPolicy = "default" | "passive";
+
 /** A running bench/torch_ref.py server, answering one JSON request a line. */
 export class TorchRef {
   #child: Deno.ChildProcess;
@@ -168,7 +188,10 @@ export class TorchRef {
   #lines: AsyncIterator<string>;
   #stderr: Promise<string>;
 
-  private constructor(child: Deno.ChildProcess) {
+  private constructor(
+    child: Deno.ChildProcess,
+    readonly waitPolicy: TorchWaitPolicy,
+  ) {
     this.#child = child;
     this.#writer = child.stdin.getWriter();
     this.#lines = readLines(child.stdout)[Symbol.asyncIterator]();
@@ -177,11 +200,14 @@ export class TorchRef {
 
   /**
    * Starts the server with `threads` threads, or explains why it cannot
-   * (no Python, no torch) in the returned string.
+   * (no Python, no torch) in the returned string. `waitPolicy` "passive"
+   * sets `OMP_WAIT_POLICY=PASSIVE` for its OpenMP threads; "default" leaves
+   * libgomp's spin-then-sleep.
    */
   static async start(
     python: string | null,
     threads: number,
+    waitPolicy: TorchWaitPolicy = "default",
   ): Promise<{ torch: TorchRef; info: Record<string, unknown> } | string> {
     const script = fileURLToPath(new URL("./torch_ref.py", import.meta.url));
     const candidates = python ? [python] : ["/usr/bin/python3", "python3"];
@@ -198,13 +224,14 @@ export class TorchRef {
           env: {
             OMP_NUM_THREADS: String(threads),
             OPENBLAS_NUM_THREADS: String(threads),
+            ...(waitPolicy === "passive" ? { OMP_WAIT_POLICY: "PASSIVE" } : {}),
           },
         }).spawn();
       } catch (e) {
         reasons.push(`${exe}: ${(e as Error).message.split("\n")[0]}`);
         continue;
       }
-      const torch = new TorchRef(child);
+      const torch = new TorchRef(child, waitPolicy);
       try {
         const info = await torch.request({ op: "info" });
         return { torch, info };
@@ -266,6 +293,8 @@ export interface TrainResult {
   backend: string;
   samplesPerS: number;
   torchSamplesPerS: number | null;
+  /** The OpenMP wait policy of PyTorch's best run. */
+  torchWaitPolicy?: TorchWaitPolicy;
   /** Where the time goes (with `--profile`). */
   profile?: StepProfile;
 }
@@ -285,25 +314,30 @@ async function benchCase(
   c: BenchCase,
   backend: string,
   opts: BenchOptions,
-  torch: TorchRef | null,
+  torches: TorchRef[],
 ): Promise<TrainResult> {
   const work = buildWorkload(c);
   try {
     let ours = 0;
     let theirs: number | null = null;
+    let policy: TorchWaitPolicy | undefined;
     for (let r = 0; r < opts.rounds; r++) {
       ours = Math.max(
         ours,
         samplesPerS(timeSteps(work.step, opts.timing), c.batch),
       );
-      if (torch) {
+      for (const torch of torches) {
         const t = await torch.request({
           op: "train",
           model: c.model,
           batch: c.batch,
           ...opts.timing,
         });
-        theirs = Math.max(theirs ?? 0, t.samples_per_s as number);
+        const rate = t.samples_per_s as number;
+        if (rate > (theirs ?? 0)) {
+          theirs = rate;
+          policy = torch.waitPolicy;
+        }
       }
     }
     const result: TrainResult = {
@@ -311,6 +345,7 @@ async function benchCase(
       backend,
       samplesPerS: ours,
       torchSamplesPerS: theirs,
+      torchWaitPolicy: policy,
     };
     if (opts.profile) result.profile = await profileWorkload(work, 7);
     return result;
@@ -418,7 +453,7 @@ export interface MatMulResult {
 /**
  * `size`^3 matmul GFLOP/s for each transpose pair: raw `blas.sgemm` on plain
  * `Float32Array`s, `tf.matMul` on each of `backends` ("wasm+blas", "wasm"),
- * and `torch.mm` (NN) when `torch` is given. They take turns, `repeats`
+ * and `torch.mm` (NN) on each of `torches`. They take turns, `repeats`
  * times, and each keeps its best time, so all see the same machine load.
  */
 export async function benchMatMul(
@@ -426,7 +461,7 @@ export async function benchMatMul(
   threads: number,
   size: number,
   repeats: number,
-  torch: TorchRef | null,
+  torches: TorchRef[],
 ): Promise<MatMulResult[]> {
   const blas = loadBlas();
   const flops = 2 * size ** 3;
@@ -482,7 +517,7 @@ export async function benchMatMul(
           if (!warm) keep(backend, pair, s);
         }
       }
-      if (torch && !warm) {
+      for (const torch of warm ? [] : torches) {
         const t = await torch.request({ op: "matmul", size, repeats: 1 });
         keep("torch", "NN", flops / ((t.gflops as number) * 1e9));
       }
@@ -518,9 +553,10 @@ export function formatTrainLine(r: TrainResult): string {
     fmtRate(r.samplesPerS).padStart(7)
   } samples/s`;
   if (r.torchSamplesPerS === null) return head;
+  const policy = r.torchWaitPolicy ? `, OpenMP wait ${r.torchWaitPolicy}` : "";
   return `${head}  ${ratio(r)}x torch  (torch ${
     fmtRate(r.torchSamplesPerS)
-  } samples/s)`;
+  } samples/s${policy})`;
 }
 
 function formatMatMulLine(m: MatMulResult, size: number, peak: number): string {
@@ -606,20 +642,31 @@ async function main(): Promise<void> {
     );
   }
 
-  let torch: TorchRef | null = null;
+  const torches: TorchRef[] = [];
   let torchVersion = "not measured";
   if (opts.torch) {
-    const started = await TorchRef.start(opts.python, opts.threads);
-    if (typeof started === "string") {
-      log(`# torch: skipped, no Python with torch (${started})`);
-    } else {
-      torch = started.torch;
+    // One thread has no OpenMP waits to tune: one server is enough.
+    const policies: TorchWaitPolicy[] = opts.threads === 1
+      ? ["default"]
+      : opts.torchWait === "both"
+      ? ["default", "passive"]
+      : [opts.torchWait];
+    for (const policy of policies) {
+      const started = await TorchRef.start(opts.python, opts.threads, policy);
+      if (typeof started === "string") {
+        log(
+          `# torch: skipped, no Python with torch (${started}); install ` +
+            "it (Debian: apt-get install python3-torch) or pass --python PATH",
+        );
+        break;
+      }
+      torches.push(started.torch);
       torchVersion = `PyTorch ${started.info.torch}`;
       const libs = (started.info.blas_libraries as string[])
         .filter((p) => /openblas/i.test(p)).map((p) => p.split("/").pop());
       log(
         `# torch: ${started.info.torch}, ${started.info.threads} threads, ` +
-          `${libs.join(" ") || "no OpenBLAS loaded"}`,
+          `OpenMP wait ${policy}, ${libs.join(" ") || "no OpenBLAS loaded"}`,
       );
     }
   } else {
@@ -644,7 +691,7 @@ async function main(): Promise<void> {
       active.push({ name, info });
       log(`# ${describeBackend(info)}`);
       for (const c of opts.cases) {
-        const r = await benchCase(c, name, opts, torch);
+        const r = await benchCase(c, name, opts, torches);
         train.push(r);
         log(formatTrainLine(r));
         if (r.profile) log(formatProfile(r));
@@ -659,17 +706,16 @@ async function main(): Promise<void> {
           opts.threads,
           opts.matmulSize,
           matmulRepeats,
-          torch,
+          torches,
         )),
       );
     }
     if (active.length === 0) log("# no backend could be set up");
   } finally {
-    await torch?.close();
+    for (const t of torches) await t.close();
   }
 
   const endLoad = Deno.loadavg()[0];
-  log(`# load at the end: ${endLoad.toFixed(2)}`);
   const caption =
     `Measured by \`deno task bench${
       Deno.args.length ? " " + Deno.args.join(" ") : ""
@@ -680,7 +726,12 @@ async function main(): Promise<void> {
       endLoad.toFixed(2)
     } at the end, ` +
     `${blas ? blas.describe().replace(/ \(\d+ threads?\)$/, "") : "no BLAS"}` +
-    `${coretype ? ` (OPENBLAS_CORETYPE=${coretype})` : ""}, ${torchVersion}.`;
+    `${coretype ? ` (OPENBLAS_CORETYPE=${coretype})` : ""}, ${torchVersion}` +
+    `${
+      torches.length > 1
+        ? " (the faster of OpenMP wait policies default and passive)"
+        : ""
+    }.`;
   const peak = Math.max(
     0,
     ...matmul.filter((m) => m.backend === "sgemm").map((m) => m.gflops),
@@ -692,6 +743,7 @@ async function main(): Promise<void> {
     for (const m of matmul) {
       console.log(formatMatMulLine(m, opts.matmulSize, peak));
     }
+    console.log(`# load at the end: ${endLoad.toFixed(2)}`);
   }
 }
 

@@ -18,18 +18,31 @@ import type { backend_util } from "@tensorflow/tfjs-core";
 
 /** Sizes, strides and padding of one NHWC convolution. */
 export interface ConvGeometry {
+  /** Images in the batch. */
   batch: number;
+  /** Input height. */
   inH: number;
+  /** Input width. */
   inW: number;
+  /** Input channels. */
   inC: number;
+  /** Output height. */
   outH: number;
+  /** Output width. */
   outW: number;
+  /** Output channels (filters). */
   outC: number;
+  /** Filter height. */
   fH: number;
+  /** Filter width. */
   fW: number;
+  /** Vertical stride. */
   strideH: number;
+  /** Horizontal stride. */
   strideW: number;
+  /** Vertical dilation (1: dense filter). */
   dilationH: number;
+  /** Horizontal dilation (1: dense filter). */
   dilationW: number;
   /** Zero rows added above the input (from tfjs's `padInfo.top`). */
   padTop: number;
@@ -56,6 +69,14 @@ export function convGeometry(info: backend_util.Conv2DInfo): ConvGeometry {
     padTop: info.padInfo.top,
     padLeft: info.padInfo.left,
   };
+}
+
+/** (image, output row, output column) of im2col row r. */
+function pixelOf(g: ConvGeometry, r: number): [number, number, number] {
+  const ox = r % g.outW;
+  const t = (r - ox) / g.outW;
+  const oy = t % g.outH;
+  return [(t - oy) / g.outH, oy, ox];
 }
 
 /** Rows of the im2col matrix: one per output pixel, `batch * outH * outW`. */
@@ -94,11 +115,15 @@ export function im2col(
   const { dilationH, dilationW, padTop, padLeft } = g;
   const tapRow = fW * inC;
   let o = 0;
-  for (let r = rowStart; r < rowEnd; r++) {
-    const ox = r % outW;
-    const t = (r - ox) / outW;
-    const oy = t % outH;
-    const b = (t - oy) / outH;
+  let [b, oy, ox] = pixelOf(g, rowStart);
+  for (let r = rowStart; r < rowEnd; r++, ox++) {
+    if (ox === outW) {
+      ox = 0;
+      if (++oy === outH) {
+        oy = 0;
+        b++;
+      }
+    }
     const iy0 = oy * strideH - padTop;
     const ix0 = ox * strideW - padLeft;
     const xImage = b * inH * inW * inC;
@@ -150,12 +175,16 @@ export function im2colTransposed(
 ): void {
   const { inH, inW, inC, outH, outW, fH, fW, strideH, strideW } = g;
   const { dilationH, dilationW, padTop, padLeft } = g;
-  for (let r = rowStart; r < rowEnd; r++) {
+  let [b, oy, ox] = pixelOf(g, rowStart);
+  for (let r = rowStart; r < rowEnd; r++, ox++) {
+    if (ox === outW) {
+      ox = 0;
+      if (++oy === outH) {
+        oy = 0;
+        b++;
+      }
+    }
     const j = r - rowStart;
-    const ox = r % outW;
-    const t = (r - ox) / outW;
-    const oy = t % outH;
-    const b = (t - oy) / outH;
     const iy0 = oy * strideH - padTop;
     const ix0 = ox * strideW - padLeft;
     const xImage = b * inH * inW * inC;
@@ -193,11 +222,15 @@ export function col2im(
   const { dilationH, dilationW, padTop, padLeft } = g;
   const tapRow = fW * inC;
   let o = 0;
-  for (let r = rowStart; r < rowEnd; r++) {
-    const ox = r % outW;
-    const t = (r - ox) / outW;
-    const oy = t % outH;
-    const b = (t - oy) / outH;
+  let [b, oy, ox] = pixelOf(g, rowStart);
+  for (let r = rowStart; r < rowEnd; r++, ox++) {
+    if (ox === outW) {
+      ox = 0;
+      if (++oy === outH) {
+        oy = 0;
+        b++;
+      }
+    }
     const iy0 = oy * strideH - padTop;
     const ix0 = ox * strideW - padLeft;
     const xImage = b * inH * inW * inC;

@@ -245,8 +245,19 @@ export interface TrainConvNetOptions {
   seed: number;
   /** Validation set, evaluated after each epoch (population statistics). */
   valid?: LabelledImages;
-  /** Images of the training set used to estimate population statistics (0: all). */
+  /**
+   * Population statistics for validation: "exact" (default) re-estimates
+   * them after each epoch with a pass over the training set; "moving" uses
+   * the moving averages kept during training (no extra pass, faster).
+   */
+  populationStats?: "exact" | "moving";
+  /** Images of the training set used for the exact estimate (0: all). */
   statsLimit?: number;
+  /**
+   * With "exact" statistics, also evaluate with the moving averages first
+   * (`valid_accuracy_moving`, `valid_loss_moving` in the history).
+   */
+  reportMoving?: boolean;
   /** Progress bar label; false hides the bar. */
   label?: string | false;
   /** Called with each history row. */
@@ -256,8 +267,9 @@ export interface TrainConvNetOptions {
 /**
  * Trains with the seed's SGD + Nesterov momentum on the mean cross-entropy,
  * with seeded random horizontal flips. After each epoch the population
- * statistics are re-estimated over the training set and the validation set
- * is evaluated with them. Returns the history: per epoch `train_loss` and
+ * statistics are re-estimated over the training set (unless
+ * `populationStats` is "moving") and the validation set is evaluated with
+ * them. Returns the history: per epoch `train_loss` and
  * `train_accuracy` (running means over the epoch's minibatches, as trained:
  * minibatch statistics, flipped images), `valid_loss` and `valid_accuracy`.
  */
@@ -303,19 +315,30 @@ export async function trainConvNet(
         return { loss, accuracy: right / idx.length, count: idx.length };
       },
       evaluate: async (): Promise<Metrics> => {
-        await estimateConvNetPopulationStats(
-          model,
-          train,
-          shape,
-          opts.batchSize,
-          opts.statsLimit,
-        );
-        if (!opts.valid) return {};
-        const v = evaluateConvNet(model, opts.valid, shape, {
-          batchSize: 100,
-          mode: "population",
-        });
-        return { valid_loss: v.loss, valid_accuracy: v.accuracy };
+        const valid = opts.valid;
+        const evaluate = () =>
+          evaluateConvNet(model, valid!, shape, {
+            batchSize: 100,
+            mode: "population",
+          });
+        const out: Metrics = {};
+        if ((opts.populationStats ?? "exact") === "exact") {
+          if (valid && opts.reportMoving) {
+            const m = evaluate();
+            out.valid_loss_moving = m.loss;
+            out.valid_accuracy_moving = m.accuracy;
+          }
+          await estimateConvNetPopulationStats(
+            model,
+            train,
+            shape,
+            opts.batchSize,
+            opts.statsLimit,
+          );
+        }
+        if (!valid) return out;
+        const v = evaluate();
+        return { valid_loss: v.loss, valid_accuracy: v.accuracy, ...out };
       },
       onEpoch: opts.onEpoch,
     });

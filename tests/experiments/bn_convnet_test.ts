@@ -210,7 +210,7 @@ Deno.test("trainConvNet learns an easy task and repeats with its seed", async ()
   }
   const set = { images, labels, count };
   const shape = { height: side, width: side, channels: 3 };
-  const run = async () => {
+  const run = async (reportMoving: boolean) => {
     const net = new BNConvNet({ seed: 2, width: 0.125, inputSize: side });
     const history = await trainConvNet(net, set, shape, {
       epochs: 3,
@@ -221,20 +221,32 @@ Deno.test("trainConvNet learns an easy task and repeats with its seed", async ()
       seed: 1,
       valid: set,
       label: false,
+      reportMoving,
     });
     return { net, history };
   };
-  const first = await run();
-  const second = await run();
+  const first = await run(true);
+  const second = await run(false);
   const h = first.history;
-  assert.deepEqual(Object.keys(h[0]).sort(), [
+  const keys = [
     "epoch",
     "seconds",
     "train_accuracy",
     "train_loss",
     "valid_accuracy",
     "valid_loss",
-  ]);
+  ];
+  assert.deepEqual(Object.keys(second.history[0]).sort(), keys);
+  assert.deepEqual(
+    Object.keys(h[0]).sort(),
+    [...keys, "valid_accuracy_moving", "valid_loss_moving"].sort(),
+  );
+  // The last row's validation used the exact statistics now in the net.
+  const last = evaluateConvNet(first.net, set, shape, {
+    batchSize: 7,
+    mode: "population",
+  });
+  assertAllClose([last.loss], [h[2].valid_loss], 1e-5);
   assert.equal(h.length, 3);
   assert.ok(h[2].train_loss < h[0].train_loss, JSON.stringify(h));
   assert.ok(h[2].valid_accuracy >= 0.95, JSON.stringify(h));

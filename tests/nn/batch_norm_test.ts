@@ -1,6 +1,10 @@
 import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
-import { BatchNorm, estimatePopulationStats } from "../../lib/nn/batch_norm.ts";
+import {
+  BatchNorm,
+  estimatePopulationStats,
+  normalizeWithBatchStats,
+} from "../../lib/nn/batch_norm.ts";
 import { assertAllClose } from "../test_util.ts";
 
 await tf.setBackend("cpu");
@@ -83,5 +87,52 @@ Deno.test("batch norm leaks no tensors", () => {
   tf.tidy(() => void bn.apply(x, "population"));
   if (tf.memory().numTensors !== before) {
     throw new Error(`leaked ${tf.memory().numTensors - before} tensors`);
+  }
+});
+
+Deno.test("the closed-form batch-norm gradient equals autodiff through the separate ops", () => {
+  // The reference: the same normalization written as separate ops.
+  const reference = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+    const axes = x.shape.map((_, i) => i).slice(0, -1);
+    const { mean, variance } = tf.moments(x, axes);
+    return tf.add(
+      tf.mul(tf.div(tf.sub(x, mean), tf.add(tf.sqrt(variance), eps)), g),
+      b,
+    );
+  };
+  for (const shape of [[6, 3], [2, 3, 2, 4]]) {
+    const c = shape[shape.length - 1];
+    const x = tf.randomNormal(shape, 1, 2, "float32", 7);
+    const g = tf.randomNormal([c], 1, 0.5, "float32", 8);
+    const b = tf.randomNormal([c], 0, 1, "float32", 9);
+    const w = tf.randomNormal(shape, 0, 1, "float32", 10); // a loss sum(w * y)
+    const ours = tf.grads((x, g, b) =>
+      tf.sum(tf.mul(w, normalizeWithBatchStats(x, g, b, eps).y))
+    )([x, g, b]);
+    const ref = tf.grads((x, g, b) => tf.sum(tf.mul(w, reference(x, g, b))))([
+      x,
+      g,
+      b,
+    ]);
+    ours.forEach((t, i) =>
+      assertAllClose(t, ref[i].dataSync(), 1e-4, `gradient ${i} of ${shape}`)
+    );
+    assertAllClose(
+      normalizeWithBatchStats(x, g, b, eps).y,
+      reference(x, g, b).dataSync(),
+      1e-5,
+    );
+  }
+});
+
+Deno.test("the batch-norm gradient stays finite for a feature constant over the batch", () => {
+  const x = tf.tensor2d([[1, 5], [2, 5], [4, 5]]);
+  const [dx] = tf.grads((x: tf.Tensor) =>
+    tf.sum(
+      tf.square(normalizeWithBatchStats(x, tf.ones([2]), tf.zeros([2]), eps).y),
+    )
+  )([x]);
+  for (const v of dx.dataSync()) {
+    if (!Number.isFinite(v)) throw new Error(`non-finite gradient ${v}`);
   }
 });
