@@ -4,7 +4,7 @@
  * matmul GFLOP/s against the BLAS's own peak.
  *
  * ```sh
- * OPENBLAS_CORETYPE=Haswell deno task bench            # full run
+ * OPENBLAS_CORETYPE=SkylakeX deno task bench           # full run
  * deno task bench --quick                              # smoke run
  * deno task bench --models ffvae_bs100 --backends wasm+blas --threads 1
  * deno task bench --markdown                           # README table
@@ -52,20 +52,31 @@ export const TRANSPOSE_PAIRS = ["NN", "NT", "TN", "TT"] as const;
 
 /** Parsed command line of the bench. */
 export interface BenchOptions {
+  /** Models and batch sizes to time. */
   cases: BenchCase[];
-  /** Backends asked for; `explicit` when the user named them. */
+  /** Backends to time, in order. */
   backends: string[];
+  /** Whether `--backends` named them (then one that fails to load is an error). */
   explicitBackends: boolean;
+  /** Threads for our BLAS and for PyTorch. */
   threads: number;
+  /** Warm-up and length of each measurement. */
   timing: TimingOptions;
+  /** Alternations of ours and PyTorch's measurement; the best of each is kept. */
   rounds: number;
+  /** Whether to run PyTorch. */
   torch: boolean;
   /** PyTorch's OpenMP wait policies to try ("both": keep the faster). */
   torchWait: "both" | TorchWaitPolicy;
+  /** Python to run torch_ref.py with; null: /usr/bin/python3, then python3. */
   python: string | null;
+  /** Whether to time the matmuls. */
   matmul: boolean;
+  /** Side of the square matmuls. */
   matmulSize: number;
+  /** Print markdown tables on stdout (progress on stderr). */
   markdown: boolean;
+  /** Print a tf.profile breakdown under each line. */
   profile: boolean;
 }
 
@@ -424,14 +435,18 @@ function median(xs: number[]): number {
 
 function formatProfile(r: TrainResult, top = 12): string {
   const p = r.profile!;
+  // Medians of separate steps: a difference below zero is noise, shown as 0.
+  const update = Math.max(0, p.stepMs - p.gradientsMs);
+  const rest = Math.max(0, p.stepMs - p.kernelMs);
   const lines = [
     `# profile ${r.name} on ${r.backend}: step ${p.stepMs.toFixed(1)} ms ` +
-    `(forward+backward ${p.gradientsMs.toFixed(1)} ms, update ${
-      (p.stepMs - p.gradientsMs).toFixed(1)
+    `(forward+backward ${p.gradientsMs.toFixed(1)} ms, update ~${
+      update.toFixed(1)
     } ms); kernels ${p.kernelMs.toFixed(1)} ms in ${
       p.kernelCalls.toFixed(0)
-    } calls, the rest (${(p.stepMs - p.kernelMs).toFixed(1)} ms) is ` +
-    "JS: tape, gradient bookkeeping, allocation",
+    } calls; outside kernels (tape, dispatch, allocation) ~${
+      rest.toFixed(1)
+    } ms`,
     ...p.kernels.slice(0, top).map((k) =>
       `#   ${k.name.padEnd(22)} ${k.msPerStep.toFixed(2).padStart(8)} ms/step ${
         (100 * k.msPerStep / p.stepMs).toFixed(0).padStart(3)
@@ -616,6 +631,17 @@ function markdownTables(
 
 // ---------------------------------------------------------------- main
 
+/** The OpenBLAS core type this CPU's flags allow: SkylakeX with AVX-512, else Haswell. */
+function suggestedCoreType(): string {
+  try {
+    const flags = Deno.readTextFileSync("/proc/cpuinfo");
+    if (/\bavx512f\b/.test(flags)) return "SkylakeX";
+  } catch {
+    // not Linux: fall through
+  }
+  return "Haswell";
+}
+
 async function main(): Promise<void> {
   const opts = parseOptions(Deno.args);
   // With --markdown, stdout gets only the tables; progress goes to stderr.
@@ -635,10 +661,11 @@ async function main(): Promise<void> {
   const blas = loadBlas();
   blas?.setThreads(opts.threads);
   log(`# blas: ${blas ? blas.describe() : "none loaded"}`);
-  if (!coretype && blas && /Prescott/i.test(blas.describe())) {
+  if (blas && /Prescott/i.test(blas.describe())) {
     log(
-      "# note: OpenBLAS picked its slow Prescott kernels; set OPENBLAS_CORETYPE " +
-        "(e.g. Haswell) in the environment for both our BLAS and PyTorch's.",
+      "# note: OpenBLAS picked its slow Prescott kernels; set " +
+        `OPENBLAS_CORETYPE=${suggestedCoreType()} in the environment (for ` +
+        "both our BLAS and PyTorch's).",
     );
   }
 

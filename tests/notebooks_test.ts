@@ -47,7 +47,12 @@ const NOTEBOOKS: Record<string, NotebookCase> = {
     expect: ["image/png", "image/svg+xml"],
   },
   "week08_bn_convnet.ipynb": {
-    params: { dataPath: DOGS_VS_CATS, epochs: 1 },
+    params: {
+      dataPath: DOGS_VS_CATS,
+      limit: 200,
+      epochs: 1,
+      analysisBatches: 5,
+    },
     expect: ["image/png", "image/svg+xml"],
     skipUnless: DOGS_VS_CATS,
   },

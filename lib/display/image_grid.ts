@@ -16,7 +16,11 @@ export type ImageBatch = Tensor | Float32Array | ArrayLike<number>;
 
 /** Options for {@linkcode imageGrid} and {@linkcode gridImage}. */
 export interface ImageGridOptions extends SaveOptions {
-  /** `[N, H, W]` or `[N, H, W, C]` with C 1 or 3; required unless a tensor is given. */
+  /**
+   * `[N, H, W]` or `[N, H, W, C]` with C 1 or 3; required unless a tensor is
+   * given, and it reshapes one when given (e.g. `[N, 784]` digits as
+   * `[N, 28, 28]`).
+   */
   shape?: number[];
   /** Images per row; default `ceil(sqrt(N))`. */
   cols?: number;
@@ -61,7 +65,7 @@ export function gridImage(
   images: ImageBatch,
   opts: ImageGridOptions = {},
 ): GridImage {
-  const shape = isTensor(images) ? images.shape : opts.shape;
+  const shape = opts.shape ?? (isTensor(images) ? images.shape : undefined);
   if (!shape) {
     throw new Error(
       "imageGrid: the shape of the images is unknown; pass opts.shape " +

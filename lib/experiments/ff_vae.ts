@@ -249,3 +249,12 @@ export function compareNormModes(
   }
   return rows;
 }
+
+/** One line per epoch for the notebook's log. */
+export function describeEpoch(row: EpochRecord): string {
+  const valid = row.valid_cost === undefined
+    ? ""
+    : `, valid ${row.valid_cost.toFixed(2)}`;
+  return `epoch ${row.epoch}: train ${row.train_cost.toFixed(2)}${valid} ` +
+    `per example (${row.seconds.toFixed(1)} s)`;
+}
