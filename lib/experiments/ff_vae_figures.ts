@@ -47,6 +47,7 @@ export function costFigure(
         x: "epoch",
         y: "cost",
         stroke: "split",
+        z: "split",
         marker: "dot",
       }),
     ],
