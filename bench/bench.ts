@@ -312,9 +312,17 @@ export interface TrainResult {
 
 /** Time spent in one kernel, per training step. */
 export interface KernelTime {
+  /** Kernel name, or a `tf.customGrad` function's name (e.g. "forward"). */
   name: string;
+  /** Median ms per step. */
   msPerStep: number;
+  /** Calls per step. */
   callsPerStep: number;
+  /**
+   * True for a `tf.customGrad` op: its time includes the kernels it runs,
+   * which are listed too, so it is left out of the step's kernel sum.
+   */
+  composite: boolean;
 }
 
 function samplesPerS(t: Timing, batch: number): number {
@@ -409,22 +417,32 @@ export async function profileWorkload(
       perKernel.set(k.name, t);
     }
     for (const [name, ms] of sums) perKernel.get(name)!.ms.push(ms);
-    kernelMs.push([...sums.values()].reduce((a, b) => a + b, 0));
+    kernelMs.push(
+      [...sums].filter(([name]) => !isComposite(name))
+        .reduce((a, [, ms]) => a + ms, 0),
+    );
   }
   const kernels = [...perKernel]
     .map(([name, t]) => ({
       name,
       msPerStep: median(t.ms),
       callsPerStep: t.calls / steps,
+      composite: isComposite(name),
     }))
     .sort((a, b) => b.msPerStep - a.msPerStep);
   return {
     stepMs: median(stepMs),
     gradientsMs: median(gradientsMs),
     kernelMs: median(kernelMs),
-    kernelCalls: kernels.reduce((s, k) => s + k.callsPerStep, 0),
+    kernelCalls: kernels.filter((k) => !k.composite)
+      .reduce((s, k) => s + k.callsPerStep, 0),
     kernels,
   };
+}
+
+// A name with no kernel registered for the backend is a tf.customGrad op.
+function isComposite(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) === undefined;
 }
 
 function median(xs: number[]): number {
@@ -450,7 +468,9 @@ function formatProfile(r: TrainResult, top = 12): string {
     ...p.kernels.slice(0, top).map((k) =>
       `#   ${k.name.padEnd(22)} ${k.msPerStep.toFixed(2).padStart(8)} ms/step ${
         (100 * k.msPerStep / p.stepMs).toFixed(0).padStart(3)
-      }%  ${k.callsPerStep.toFixed(0).padStart(4)} calls`
+      }%  ${k.callsPerStep.toFixed(0).padStart(4)} calls${
+        k.composite ? "  (tf.customGrad op; includes kernels above/below)" : ""
+      }`
     ),
   ];
   return lines.join("\n");
@@ -692,7 +712,8 @@ async function main(): Promise<void> {
       const libs = (started.info.blas_libraries as string[])
         .filter((p) => /openblas/i.test(p)).map((p) => p.split("/").pop());
       log(
-        `# torch: ${started.info.torch}, ${started.info.threads} threads, ` +
+        `# torch: ${started.info.torch}, ${started.info.threads} ` +
+          `thread${started.info.threads === 1 ? "" : "s"}, ` +
           `OpenMP wait ${policy}, ${libs.join(" ") || "no OpenBLAS loaded"}`,
       );
     }

@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { minibatches } from "../data/batches.ts";
-import type { BNConvNet } from "../models/bn_convnet.ts";
+import { BNConvNet } from "../models/bn_convnet.ts";
 import { estimatePopulationStats } from "../nn/batch_norm.ts";
 import type { NormMode } from "../nn/module.ts";
 import { NesterovMomentum } from "../optim/nesterov.ts";
@@ -543,4 +543,220 @@ export function compareNormModes(
     });
   }
   return rows;
+}
+
+/** The image shape of a loaded dataset (`loadDogsVsCats(...)`). */
+export function imageShape(data: ImageShape): ImageShape {
+  return { height: data.height, width: data.width, channels: data.channels };
+}
+
+/** Two lines on a loaded dataset: where it came from, and its split sizes. */
+export function describeData(data: {
+  source: string;
+  fromCache: boolean;
+  train: { count: number };
+  valid: { count: number };
+  height: number;
+  width: number;
+}): string {
+  const cache = data.fromCache ? " (prepared images from the cache)" : "";
+  return `${data.source}${cache}\n` +
+    `train ${data.train.count}, valid ${data.valid.count}, ` +
+    `${data.height}x${data.width} RGB`;
+}
+
+/** `v` as a percentage with one decimal ("80.2%"). */
+export function percent(v: number): string {
+  return `${(100 * v).toFixed(1)}%`;
+}
+
+/** One of the compared networks: its name, its settings and the model. */
+export interface Network {
+  /** "BN, full", "no BN, width 0.5", ... */
+  name: string;
+  width: number;
+  batchNorm: boolean;
+  model: BNConvNet;
+}
+
+/**
+ * The networks compared: for each width, one with batch norm and one
+ * without, all initialized from the same `seed`.
+ */
+export function buildNetworks(
+  widths: number[],
+  opts: { seed: number; inputSize: number },
+): Network[] {
+  return widths.flatMap((width) =>
+    [true, false].map((batchNorm) => ({
+      name: `${batchNorm ? "BN" : "no BN"}, ${
+        width === 1 ? "full" : `width ${width}`
+      }`,
+      width,
+      batchNorm,
+      model: new BNConvNet({
+        seed: opts.seed,
+        width,
+        batchNorm,
+        inputSize: opts.inputSize,
+      }),
+    }))
+  );
+}
+
+/** Table rows describing each network's layers and parameter count. */
+export function architectureRows(networks: Network[]): {
+  network: string;
+  "conv filters": string;
+  dense: string;
+  parameters: number;
+}[] {
+  return networks.map(({ name, model }) => ({
+    network: name,
+    "conv filters": model.stages.map((s) => s.conv.outChannels).join(", "),
+    dense: `${model.flatSize} -> ${
+      model.hidden.map((l) => l.dense.outputs).join(" -> ")
+    } -> 2`,
+    parameters: model.trainable().reduce((s, v) => s + v.size, 0),
+  }));
+}
+
+/** The progress line printed after each epoch of {@linkcode trainNetworks}. */
+export function describeEpoch(name: string, r: EpochRecord): string {
+  return `${name} epoch ${r.epoch}: train ${percent(r.train_accuracy)}, ` +
+    `valid ${percent(r.valid_accuracy)}, loss ${r.train_loss.toFixed(3)} ` +
+    `(${r.seconds.toFixed(0)} s)`;
+}
+
+/**
+ * Trains each network in turn with {@linkcode trainConvNet} and the same
+ * options (hence the same shuffles and flips), validating on `data.valid`.
+ * Prints a {@linkcode describeEpoch} line after each epoch through `log`
+ * (default `console.log`). Returns the histories by network name.
+ */
+export async function trainNetworks(
+  networks: Network[],
+  data: ImageShape & { train: LabelledImages; valid?: LabelledImages },
+  opts: Omit<TrainConvNetOptions, "valid" | "label" | "onEpoch"> & {
+    log?: (line: string) => void;
+  },
+): Promise<Record<string, EpochRecord[]>> {
+  const { log = console.log, ...train } = opts;
+  const histories: Record<string, EpochRecord[]> = {};
+  for (const { name, model } of networks) {
+    histories[name] = await trainConvNet(model, data.train, imageShape(data), {
+      ...train,
+      valid: data.valid,
+      label: name,
+      onEpoch: (r) => log(describeEpoch(name, r)),
+    });
+  }
+  return histories;
+}
+
+/** The epoch table: one row per network and epoch, as the post reported. */
+export function epochRows(histories: Record<string, EpochRecord[]>): {
+  network: string;
+  epoch: number;
+  train: string;
+  valid: string;
+  loss: string;
+  "valid loss": string;
+  seconds: number;
+}[] {
+  return Object.entries(histories).flatMap(([network, history]) =>
+    history.map((r) => ({
+      network,
+      epoch: r.epoch,
+      train: percent(r.train_accuracy),
+      valid: percent(r.valid_accuracy),
+      loss: r.train_loss.toFixed(3),
+      "valid loss": r.valid_loss.toFixed(3),
+      seconds: Math.round(r.seconds),
+    }))
+  );
+}
+
+/** Each network's best validation accuracy and the (first) epoch it came at. */
+export function bestEpochRows(histories: Record<string, EpochRecord[]>): {
+  network: string;
+  "best valid": string;
+  "at epoch": number;
+}[] {
+  return Object.entries(histories).map(([network, history]) => {
+    const best = history.reduce((a, b) =>
+      b.valid_accuracy > a.valid_accuracy ? b : a
+    );
+    return {
+      network,
+      "best valid": percent(best.valid_accuracy),
+      "at epoch": best.epoch,
+    };
+  });
+}
+
+/** A confusion matrix as table rows: one per true class, a column per prediction. */
+export function confusionRows(
+  matrix: number[][],
+  names: string[],
+): Record<string, string | number>[] {
+  return names.map((t, i) => ({
+    "true \\ predicted": t,
+    ...Object.fromEntries(names.map((p, j) => [p, matrix[i][j]])),
+  }));
+}
+
+/** Captions for {@linkcode confidentMistakes}: the wrong answer and its probability. */
+export function mistakeTitles(mistakes: Mistake[], names: string[]): string[] {
+  return mistakes.map((m) =>
+    `${names[m.predicted]} ${m.probability.toFixed(2)}`
+  );
+}
+
+/** {@linkcode compareNormModes} rows formatted for a table. */
+export function normModeRows(
+  rows: ReturnType<typeof compareNormModes>,
+): { statistics: string; batchSize: number; accuracy: string; loss: string }[] {
+  return rows.map((r) => ({
+    ...r,
+    accuracy: percent(r.accuracy),
+    loss: r.loss.toFixed(3),
+  }));
+}
+
+/** Per-layer summary of {@linkcode batchNormAnalysis}: is gamma or beta tied to the bias? */
+export interface GammaBetaRow {
+  layer: string;
+  /** Values per minibatch statistic. */
+  m: number;
+  "mean std bias": string;
+  "mean gamma": string;
+  "corr(gamma, std bias)": string;
+  "mean |mean bias|": string;
+  "corr(beta, mean bias)": string;
+}
+
+/**
+ * For each layer, in order: the mean bias of the minibatch std and the mean
+ * gamma with their correlation across features, then the mean absolute bias
+ * of the minibatch mean and its correlation with beta.
+ */
+export function gammaBetaSummary(units: BatchNormUnit[]): GammaBetaRow[] {
+  const layers = [...new Set(units.map((u) => u.layer))];
+  return layers.map((layer) => {
+    const us = units.filter((u) => u.layer === layer);
+    const mean = (f: (u: BatchNormUnit) => number) =>
+      us.reduce((s, u) => s + f(u), 0) / us.length;
+    const corr = (f: (u: BatchNormUnit) => number, g: typeof f) =>
+      correlation(us.map(f), us.map(g)).toFixed(2);
+    return {
+      layer,
+      m: us[0].m,
+      "mean std bias": mean((u) => u.stdBias).toFixed(4),
+      "mean gamma": mean((u) => u.gamma).toFixed(3),
+      "corr(gamma, std bias)": corr((u) => u.gamma, (u) => u.stdBias),
+      "mean |mean bias|": mean((u) => Math.abs(u.meanBias)).toFixed(4),
+      "corr(beta, mean bias)": corr((u) => u.beta, (u) => u.meanBias),
+    };
+  });
 }

@@ -3,16 +3,31 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import {
   accuracyOf,
+  architectureRows,
   batchImages,
   batchNormAnalysis,
+  type BatchNormUnit,
+  bestEpochRows,
+  buildNetworks,
   confidentMistakes,
   confusionMatrix,
+  confusionRows,
   correlation,
+  describeData,
+  describeEpoch,
+  type EpochRecord,
+  epochRows,
   estimateConvNetPopulationStats,
   evaluateConvNet,
   flipChoices,
+  gammaBetaSummary,
+  imageShape,
   type LabelledImages,
+  mistakeTitles,
+  normModeRows,
+  percent,
   trainConvNet,
+  trainNetworks,
 } from "../../lib/experiments/bn_convnet.ts";
 import { BNConvNet } from "../../lib/models/bn_convnet.ts";
 import { Rng } from "../../lib/random.ts";
@@ -282,4 +297,225 @@ Deno.test("trainConvNet learns an easy task and repeats with its seed", async ()
     1e-4,
   );
   assertAllClose(fc0.map((u) => u.meanSpread), fc0.map(() => 0), 1e-6);
+});
+
+Deno.test("buildNetworks: BN and no BN at each width, as the seed's layer sizes", () => {
+  const networks = buildNetworks([1, 0.5], { seed: 3, inputSize: 48 });
+  assert.deepEqual(
+    networks.map(({ name, width, batchNorm }) => ({ name, width, batchNorm })),
+    [
+      { name: "BN, full", width: 1, batchNorm: true },
+      { name: "no BN, full", width: 1, batchNorm: false },
+      { name: "BN, width 0.5", width: 0.5, batchNorm: true },
+      { name: "no BN, width 0.5", width: 0.5, batchNorm: false },
+    ],
+  );
+  // Same weights as building the model directly with that seed.
+  const direct = new BNConvNet({
+    seed: 3,
+    width: 1,
+    batchNorm: true,
+    inputSize: 48,
+  });
+  assertAllClose(
+    networks[0].model.trainable()[0].dataSync(),
+    direct.trainable()[0].dataSync(),
+    0,
+  );
+  const rows = architectureRows(networks);
+  assert.deepEqual(rows.map((r) => r["conv filters"]), [
+    "32, 64, 128",
+    "32, 64, 128",
+    "16, 32, 64",
+    "16, 32, 64",
+  ]);
+  assert.equal(rows[0].dense, "512 -> 128 -> 16 -> 2");
+  assert.equal(rows[2].dense, "256 -> 64 -> 8 -> 2");
+  // Full net without BN: conv 3*3*3*32+32, 2*2*32*64+64, 2*2*64*128+128;
+  // dense 512*128+128, 128*16+16, 16*2+2.
+  const plain = 896 + 8256 + 32896 + 65664 + 2064 + 34;
+  assert.equal(rows[1].parameters, plain);
+  // BN adds gamma and beta per conv channel and hidden unit.
+  assert.equal(rows[0].parameters, plain + 2 * (32 + 64 + 128 + 128 + 16));
+});
+
+/** A history row with the given accuracies and losses. */
+function row(
+  epoch: number,
+  valid: number,
+  seconds = 12.4,
+): EpochRecord {
+  return {
+    epoch,
+    seconds,
+    train_accuracy: 0.8745,
+    valid_accuracy: valid,
+    train_loss: 0.36449,
+    valid_loss: 0.5,
+  };
+}
+
+Deno.test("epoch lines and tables format the history", () => {
+  assert.equal(percent(0.8024), "80.2%");
+  assert.equal(
+    describeEpoch("BN, full", row(11, 0.802)),
+    "BN, full epoch 11: train 87.5%, valid 80.2%, loss 0.364 (12 s)",
+  );
+  const histories = {
+    a: [row(1, 0.6), row(2, 0.7), row(3, 0.7)],
+    b: [row(1, 0.65, 3.6)],
+  };
+  const rows = epochRows(histories);
+  assert.equal(rows.length, 4);
+  assert.deepEqual(rows[3], {
+    network: "b",
+    epoch: 1,
+    train: "87.5%",
+    valid: "65.0%",
+    loss: "0.364",
+    "valid loss": "0.500",
+    seconds: 4,
+  });
+  // The first epoch reaching the best accuracy.
+  assert.deepEqual(bestEpochRows(histories), [
+    { network: "a", "best valid": "70.0%", "at epoch": 2 },
+    { network: "b", "best valid": "65.0%", "at epoch": 1 },
+  ]);
+});
+
+Deno.test("data description, image shape, confusion rows and mistake titles", () => {
+  const data = {
+    source: "/data/train.zip",
+    fromCache: true,
+    train: { count: 160 },
+    valid: { count: 40 },
+    height: 48,
+    width: 48,
+    channels: 3,
+  };
+  assert.equal(
+    describeData(data),
+    "/data/train.zip (prepared images from the cache)\n" +
+      "train 160, valid 40, 48x48 RGB",
+  );
+  assert.deepEqual(imageShape(data), { height: 48, width: 48, channels: 3 });
+  assert.deepEqual(confusionRows([[6, 10], [5, 19]], ["cat", "dog"]), [
+    { "true \\ predicted": "cat", cat: 6, dog: 10 },
+    { "true \\ predicted": "dog", cat: 5, dog: 19 },
+  ]);
+  const mistakes = [
+    { index: 4, label: 0, predicted: 1, probability: 0.987 },
+    { index: 1, label: 1, predicted: 0, probability: 0.6 },
+  ];
+  assert.deepEqual(mistakeTitles(mistakes, ["cat", "dog"]), [
+    "dog 0.99",
+    "cat 0.60",
+  ]);
+  assert.deepEqual(
+    normModeRows([
+      { statistics: "minibatch", batchSize: 10, accuracy: 0.575, loss: 0.6817 },
+    ]),
+    [{
+      statistics: "minibatch",
+      batchSize: 10,
+      accuracy: "57.5%",
+      loss: "0.682",
+    }],
+  );
+});
+
+Deno.test("gammaBetaSummary: per-layer means and correlations", () => {
+  const unit = (
+    layer: string,
+    gamma: number,
+    stdBias: number,
+    beta: number,
+    meanBias: number,
+  ): BatchNormUnit => ({
+    layer,
+    unit: 0,
+    m: layer === "fc0" ? 10 : 1000,
+    gamma,
+    beta,
+    popMean: 0,
+    popStd: 1,
+    meanBias,
+    stdBias,
+    meanSpread: 0,
+    stdSpread: 0,
+  });
+  const units = [
+    unit("conv0", 1, -0.01, 0.3, 0.02),
+    unit("conv0", 2, -0.02, 0.2, -0.04),
+    unit("conv0", 3, -0.03, 0.1, 0.08),
+    unit("fc0", 1, -0.1, 1, 0.1),
+    unit("fc0", 1.5, -0.05, 1, 0.3),
+    unit("fc0", 1, -0.1, 2, 0.2),
+  ];
+  const rows = gammaBetaSummary(units);
+  // conv0: gamma falls as the bias grows (corr -1); beta 0.3, 0.2, 0.1
+  // against mean biases 0.02, -0.04, 0.08: centered (0.1, 0, -0.1) and
+  // (0, -0.06, 0.06), -0.006 / sqrt(0.02 * 0.0072) = -0.5.
+  assert.deepEqual(rows[0], {
+    layer: "conv0",
+    m: 1000,
+    "mean std bias": "-0.0200",
+    "mean gamma": "2.000",
+    "corr(gamma, std bias)": "-1.00",
+    "mean |mean bias|": "0.0467",
+    "corr(beta, mean bias)": "-0.50",
+  });
+  // fc0: gamma 1, 1.5, 1 against -0.1, -0.05, -0.1: corr 1; beta 1, 1, 2
+  // against 0.1, 0.3, 0.2: centered (-1/3, -1/3, 2/3) . (-0.1, 0.1, 0) = 0.
+  assert.deepEqual(rows[1], {
+    layer: "fc0",
+    m: 10,
+    "mean std bias": "-0.0833",
+    "mean gamma": "1.167",
+    "corr(gamma, std bias)": "1.00",
+    "mean |mean bias|": "0.2000",
+    "corr(beta, mean bias)": "0.00",
+  });
+});
+
+Deno.test("trainNetworks trains each network as trainConvNet would and logs each epoch", async () => {
+  const side = 32;
+  const train = randomSet(20, side, 5);
+  const valid = randomSet(10, side, 6);
+  const data = { train, valid, height: side, width: side, channels: 3 };
+  const opts = {
+    epochs: 2,
+    batchSize: 10,
+    learningRate: 0.01,
+    momentum: 0.9,
+    flipProbability: 0.5,
+    seed: 4,
+  };
+  const lines: string[] = [];
+  const networks = buildNetworks([0.125], { seed: 2, inputSize: side });
+  const histories = await trainNetworks(networks, data, {
+    ...opts,
+    log: (line) => lines.push(line),
+  });
+  assert.deepEqual(Object.keys(histories), [
+    "BN, width 0.125",
+    "no BN, width 0.125",
+  ]);
+  assert.deepEqual(
+    lines,
+    networks.flatMap(({ name }) =>
+      histories[name].map((r) => describeEpoch(name, r))
+    ),
+  );
+  const shape = imageShape(data);
+  for (const { name, width, batchNorm } of networks) {
+    const net = new BNConvNet({ seed: 2, width, batchNorm, inputSize: side });
+    const direct = await trainConvNet(net, train, shape, {
+      ...opts,
+      valid,
+      label: false,
+    });
+    const strip = (h: EpochRecord[]) => h.map(({ seconds: _, ...r }) => r);
+    assert.deepEqual(strip(histories[name]), strip(direct));
+  }
 });
