@@ -38,6 +38,7 @@ import {
   im2colTransposed,
   isPointwise,
 } from "./im2col.ts";
+import { applyBiasAndActivation } from "./matmul_kernels.ts";
 import {
   asWasmBackend,
   disposeIntermediate,
@@ -388,76 +389,15 @@ function blasFusedConv2D(blas: Blas, args: KernelArgs): tf.TensorInfo {
     heapView(backend, filter),
     y,
   );
-  if (bias) addBroadcast(y, heapView(backend, bias), c);
-  applyActivation(
-    y,
-    c,
+  applyBiasAndActivation(
+    backend,
+    out,
+    bias,
     activation,
+    alphaT,
     (attrs.leakyreluAlpha as number | undefined) ?? 0.2,
-    alphaT ? heapView(backend, alphaT) : null,
   );
   return out;
-}
-
-/** y += b, where b has 1, `channels` or y.length elements. */
-function addBroadcast(y: Float32Array, b: Float32Array, channels: number) {
-  if (b.length === 1) {
-    const v = b[0];
-    for (let i = 0; i < y.length; i++) y[i] += v;
-  } else if (b.length === y.length) {
-    for (let i = 0; i < y.length; i++) y[i] += b[i];
-  } else {
-    for (let i = 0; i < y.length; i += channels) {
-      for (let j = 0; j < channels; j++) y[i + j] += b[j];
-    }
-  }
-}
-
-/** The fused activations of tfjs (plus tanh), in place on NHWC `y`. */
-function applyActivation(
-  y: Float32Array,
-  channels: number,
-  activation: string,
-  leakyAlpha: number,
-  preluAlpha: Float32Array | null,
-): void {
-  const n = y.length;
-  switch (activation) {
-    case "linear":
-      return;
-    case "relu":
-      for (let i = 0; i < n; i++) if (y[i] < 0) y[i] = 0;
-      return;
-    case "relu6":
-      for (let i = 0; i < n; i++) y[i] = Math.min(Math.max(y[i], 0), 6);
-      return;
-    case "elu":
-      for (let i = 0; i < n; i++) if (y[i] < 0) y[i] = Math.expm1(y[i]);
-      return;
-    case "leakyrelu":
-      for (let i = 0; i < n; i++) if (y[i] < 0) y[i] *= leakyAlpha;
-      return;
-    case "sigmoid":
-      for (let i = 0; i < n; i++) y[i] = 1 / (1 + Math.exp(-y[i]));
-      return;
-    case "tanh":
-      for (let i = 0; i < n; i++) y[i] = Math.tanh(y[i]);
-      return;
-    case "prelu": {
-      const a = preluAlpha;
-      if (!a) {
-        throw new Error(
-          `FusedConv2D: activation "prelu" needs preluActivationWeights; ` +
-            `pass them to tf.fused.conv2d.`,
-        );
-      }
-      const m = a.length === 1 ? 0 : a.length === n ? n : channels;
-      for (let i = 0; i < n; i++) {
-        if (y[i] < 0) y[i] *= a[m === 0 ? 0 : i % m];
-      }
-      return;
-    }
-  }
 }
 
 function blasConv2DBackpropInput(

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Rng } from "../random.ts";
+import { Rng } from "../random.ts";
 
 /**
  * Splits `0..n-1` into batches of `batchSize` (the last one may be smaller),
@@ -29,4 +29,18 @@ export function minibatches(
     out.push(b);
   }
   return out;
+}
+
+/**
+ * The shuffled minibatches of one training epoch: a fresh seeded order per
+ * epoch (`seed` and `epoch` fix it), smaller last batch dropped so that batch
+ * norm always sees a full batch.
+ */
+export function epochMinibatches(
+  n: number,
+  batchSize: number,
+  seed: number,
+  epoch: number,
+): Int32Array[] {
+  return minibatches(n, batchSize, new Rng(seed + 1000 * (epoch + 1)), true);
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { minibatches } from "../data/batches.ts";
+import { epochMinibatches, minibatches } from "../data/batches.ts";
 import { BNConvNet } from "../models/bn_convnet.ts";
 import { estimatePopulationStats } from "../nn/batch_norm.ts";
 import type { NormMode } from "../nn/module.ts";
@@ -288,11 +288,11 @@ export async function trainConvNet(
       epochs: opts.epochs,
       label: opts.label ?? "training",
       steps: (epoch) => {
-        epochBatches = minibatches(
+        epochBatches = epochMinibatches(
           train.count,
           opts.batchSize,
-          new Rng(opts.seed + 1000 * (epoch + 1)),
-          true,
+          opts.seed,
+          epoch,
         );
         return epochBatches.length;
       },

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { minibatches } from "../data/batches.ts";
+import { epochMinibatches, minibatches } from "../data/batches.ts";
 import type { ImageSet } from "../data/mnist.ts";
 import { takeRows } from "../data/split.ts";
 import type { FFVAE } from "../models/ff_vae.ts";
@@ -102,11 +102,11 @@ export async function trainVAE(
       epochs: opts.epochs,
       label: "training",
       steps: (epoch) => {
-        epochBatches = minibatches(
+        epochBatches = epochMinibatches(
           train.count,
           opts.batchSize,
-          new Rng(opts.seed + 1000 * (epoch + 1)),
-          true,
+          opts.seed,
+          epoch,
         );
         return epochBatches.length;
       },
