@@ -24,6 +24,7 @@ import {
   registerBlasConvKernels,
   registerWasmConvKernels,
 } from "./conv_kernels.ts";
+import { registerWasmOptimizerKernels } from "./optimizer_kernels.ts";
 import {
   activeMatMulKernels,
   registerBlasMatMulKernels,
@@ -245,6 +246,7 @@ async function activateWasm(
   }
   registerWasmConvKernels();
   registerWasmMatMulKernels();
+  registerWasmOptimizerKernels();
   const simd = tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? " SIMD" : "";
   if (!blas) {
     return {

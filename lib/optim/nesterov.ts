@@ -21,6 +21,14 @@ import * as tf from "@tensorflow/tfjs-core";
 /** A named tensor, as `tf.Optimizer` exchanges them. */
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
+/**
+ * Name of the optional fused kernel `[param', memory'] = f(param, memory,
+ * grad; learningRate, momentum)`. A backend that registers it (the wasm
+ * backends do, lib/backend/optimizer_kernels.ts) gets one kernel call per
+ * variable instead of six.
+ */
+export const NESTEROV_UPDATE = "NesterovMomentumUpdate";
+
 /** A `tf.Optimizer`, so it plugs into `minimize` like tfjs' own. */
 export class NesterovMomentum extends tf.Optimizer {
   /** Registered class name (for serialization). */
@@ -54,8 +62,20 @@ export class NesterovMomentum extends tf.Optimizer {
         this.#memory.set(name, memory);
       }
       const mem = memory;
+      const fused = g.dtype === "float32" &&
+        tf.getKernel(NESTEROV_UPDATE, tf.getBackend()) !== undefined;
       tf.tidy(() => {
-        // param += m*m*memory - (1+m)*lr*g equals m*update - lr*g: one kernel fewer.
+        if (fused) {
+          const [p, u] = tf.engine().runKernel(
+            NESTEROV_UPDATE,
+            { param, memory: mem, grad: g },
+            { learningRate: lr, momentum: m },
+          ) as tf.Tensor[];
+          param.assign(p);
+          mem.assign(u);
+          return;
+        }
+        // param += m*m*memory - (1+m)*lr*g equals m*update - lr*g.
         const step = tf.mul(g, lr);
         const update = tf.sub(tf.mul(mem, m), step);
         param.assign(tf.add(param, tf.sub(tf.mul(update, m), step)));

@@ -1,0 +1,52 @@
+/**
+ * The Nesterov momentum update as one wasm kernel: a single pass over
+ * parameter, memory and gradient on the wasm heap instead of six elementwise
+ * kernels, each with a full-size temporary. The optimizer
+ * (lib/optim/nesterov.ts) uses it whenever the active backend has it.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { NESTEROV_UPDATE } from "../optim/nesterov.ts";
+import { asWasmBackend, f32View, makeF32Output } from "./wasm_heap.ts";
+
+/**
+ * `[param', memory']` from `param`, `memory`, `grad` and the attributes
+ * `learningRate`, `momentum`: `update = m * memory - lr * g`,
+ * `param' = param + m * update - lr * g`, `memory' = update`.
+ */
+function nesterovUpdate(
+  args: {
+    inputs: tf.NamedTensorInfoMap;
+    backend: unknown;
+    attrs?: tf.NamedAttrMap;
+  },
+): tf.TensorInfo[] {
+  const backend = asWasmBackend(args.backend);
+  const { param, memory, grad } = args.inputs as Record<string, tf.TensorInfo>;
+  const lr = args.attrs!.learningRate as number;
+  const m = args.attrs!.momentum as number;
+  const newParam = makeF32Output(backend, param.shape);
+  const newMemory = makeF32Output(backend, param.shape);
+  // Views only after the allocations: heap growth replaces the buffer.
+  const p = f32View(backend, param), mem = f32View(backend, memory);
+  const g = f32View(backend, grad);
+  const outP = f32View(backend, newParam), outM = f32View(backend, newMemory);
+  for (let i = 0; i < p.length; i++) {
+    const step = lr * g[i];
+    const update = m * mem[i] - step;
+    outM[i] = update;
+    outP[i] = p[i] + m * update - step;
+  }
+  return [newParam, newMemory];
+}
+
+/** Registers the fused Nesterov update on the wasm backend (idempotent). */
+export function registerWasmOptimizerKernels(): void {
+  if (tf.getKernel(NESTEROV_UPDATE, "wasm")) return;
+  tf.registerKernel({
+    kernelName: NESTEROV_UPDATE,
+    backendName: "wasm",
+    kernelFunc: nesterovUpdate as unknown as tf.KernelFunc,
+  });
+}
