@@ -6,6 +6,12 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { epochMinibatches, minibatches } from "../data/batches.ts";
+import {
+  type DogsVsCats,
+  loadDogsVsCats,
+  type LoadOptions,
+} from "../data/dogs_vs_cats.ts";
+import { type Progress, progress } from "../display/mod.ts";
 import { BNConvNet } from "../models/bn_convnet.ts";
 import { estimatePopulationStats } from "../nn/batch_norm.ts";
 import type { NormMode } from "../nn/module.ts";
@@ -759,4 +765,23 @@ export function gammaBetaSummary(units: BatchNormUnit[]): GammaBetaRow[] {
       "corr(beta, mean bias)": corr((u) => u.beta, (u) => u.meanBias),
     };
   });
+}
+
+/**
+ * {@linkcode loadDogsVsCats} with a progress bar while the images are
+ * decoded (a cached run shows it full at once).
+ */
+export async function loadData(opts: LoadOptions): Promise<DogsVsCats> {
+  let bar: Progress | null = null;
+  try {
+    return await loadDogsVsCats({
+      ...opts,
+      onProgress: (done, total) => {
+        bar ??= progress(total, { label: "preparing images" });
+        bar.update(done);
+      },
+    });
+  } finally {
+    await (bar as Progress | null)?.close();
+  }
 }

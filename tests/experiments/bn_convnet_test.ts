@@ -23,6 +23,7 @@ import {
   gammaBetaSummary,
   imageShape,
   type LabelledImages,
+  loadData,
   mistakeTitles,
   normModeRows,
   percent,
@@ -517,5 +518,29 @@ Deno.test("trainNetworks trains each network as trainConvNet would and logs each
     });
     const strip = (h: EpochRecord[]) => h.map(({ seconds: _, ...r }) => r);
     assert.deepEqual(strip(histories[name]), strip(direct));
+  }
+});
+
+Deno.test("loadData reads a dataset folder with a progress bar, skipping broken images", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const fixtures = new URL("../fixtures/dvc/", import.meta.url);
+    for (
+      const [from, to] of [["cat.0.jpg", "cat.0.jpg"], [
+        "dog.0.jpg",
+        "dog.0.jpg",
+      ], ["truncated.jpg", "cat.1.jpg"]]
+    ) {
+      await Deno.copyFile(new URL(from, fixtures), `${dir}/${to}`);
+    }
+    const data = await loadData({
+      path: dir,
+      cacheDir: null,
+      trainFraction: 0.5,
+    });
+    assert.equal(data.train.count + data.valid.count, 2);
+    assert.deepEqual(data.skipped.map((s) => s.name), ["cat.1.jpg"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
