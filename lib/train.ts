@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { epochMinibatches } from "./data/batches.ts";
 import { progress } from "./display/mod.ts";
 
 /**
@@ -24,7 +25,7 @@ export type EpochRecord = {
 export interface FitOptions {
   /** Number of epochs. */
   epochs: number;
-  /** Number of steps in an epoch (called at the start of each epoch). */
+  /** Number of steps in each epoch (called for every epoch before training starts). */
   steps: (epoch: number) => number;
   /**
    * One training step on batch `i` of `epoch` (run inside `tf.tidy`). Returns
@@ -113,4 +114,47 @@ export function trainStep(
   const v = value.dataSync()[0];
   value.dispose();
   return v;
+}
+
+/** Options of {@linkcode fitMinibatches}. */
+export interface FitMinibatchesOptions
+  extends Omit<FitOptions, "steps" | "step"> {
+  /** Number of training examples. */
+  count: number;
+  /** Minibatch size (a smaller last batch is dropped). */
+  batchSize: number;
+  /** Seed of the per-epoch shuffles. */
+  seed: number;
+  /** One training step on the examples `idx` (inside `tf.tidy`). */
+  step: (idx: Int32Array, epoch: number) => Metrics;
+}
+
+/**
+ * {@linkcode fit} over shuffled minibatches of `count` examples: each epoch
+ * visits every full batch of a fresh seeded order once.
+ */
+export function fitMinibatches(
+  opts: FitMinibatchesOptions,
+): Promise<EpochRecord[]> {
+  const { count, batchSize, seed, step, ...rest } = opts;
+  // fit() asks for every epoch's step count up front (for the progress bar),
+  // so each epoch's order is kept until that epoch has run.
+  const orders = new Map<number, Int32Array[]>();
+  const order = (epoch: number) => {
+    let b = orders.get(epoch);
+    if (!b) {
+      b = epochMinibatches(count, batchSize, seed, epoch);
+      orders.set(epoch, b);
+    }
+    return b;
+  };
+  return fit({
+    ...rest,
+    steps: (epoch) => order(epoch).length,
+    step: (epoch, i) => {
+      const batches = order(epoch);
+      if (i === batches.length - 1) orders.delete(epoch);
+      return step(batches[i], epoch);
+    },
+  });
 }

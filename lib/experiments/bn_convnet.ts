@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { epochMinibatches, minibatches } from "../data/batches.ts";
+import { minibatches } from "../data/batches.ts";
 import {
   type DogsVsCats,
   loadDogsVsCats,
@@ -17,7 +17,12 @@ import { estimatePopulationStats } from "../nn/batch_norm.ts";
 import type { NormMode } from "../nn/module.ts";
 import { NesterovMomentum } from "../optim/nesterov.ts";
 import { Rng } from "../random.ts";
-import { type EpochRecord, fit, type Metrics, trainStep } from "../train.ts";
+import {
+  type EpochRecord,
+  fitMinibatches,
+  type Metrics,
+  trainStep,
+} from "../train.ts";
 
 export type { EpochRecord } from "../train.ts";
 
@@ -288,22 +293,14 @@ export async function trainConvNet(
   const optimizer = new NesterovMomentum(opts.learningRate, opts.momentum);
   const variables = model.trainable();
   const flipRng = new Rng(opts.seed + 7);
-  let epochBatches: Int32Array[] = [];
   try {
-    return await fit({
+    return await fitMinibatches({
       epochs: opts.epochs,
       label: opts.label ?? "training",
-      steps: (epoch) => {
-        epochBatches = epochMinibatches(
-          train.count,
-          opts.batchSize,
-          opts.seed,
-          epoch,
-        );
-        return epochBatches.length;
-      },
-      step: (_epoch, i) => {
-        const idx = epochBatches[i];
+      count: train.count,
+      batchSize: opts.batchSize,
+      seed: opts.seed,
+      step: (idx) => {
         const flips = flipChoices(idx.length, opts.flipProbability, flipRng);
         const x = batchTensor(train, idx, shape, flips);
         const y = labelTensor(train, idx);

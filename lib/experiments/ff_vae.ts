@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { epochMinibatches, minibatches } from "../data/batches.ts";
+import { minibatches } from "../data/batches.ts";
 import type { ImageSet } from "../data/mnist.ts";
 import { takeRows } from "../data/split.ts";
 import type { FFVAE } from "../models/ff_vae.ts";
@@ -13,7 +13,12 @@ import { estimatePopulationStats } from "../nn/batch_norm.ts";
 import type { NormMode } from "../nn/module.ts";
 import { NesterovMomentum } from "../optim/nesterov.ts";
 import { Rng } from "../random.ts";
-import { type EpochRecord, fit, type Metrics, trainStep } from "../train.ts";
+import {
+  type EpochRecord,
+  fitMinibatches,
+  type Metrics,
+  trainStep,
+} from "../train.ts";
 
 /** Per-example costs of a dataset. */
 export interface CostPerExample {
@@ -96,22 +101,14 @@ export async function trainVAE(
     opts.momentum,
   );
   const variables = model.trainable();
-  let epochBatches: Int32Array[] = [];
   try {
-    return await fit({
+    return await fitMinibatches({
       epochs: opts.epochs,
       label: "training",
-      steps: (epoch) => {
-        epochBatches = epochMinibatches(
-          train.count,
-          opts.batchSize,
-          opts.seed,
-          epoch,
-        );
-        return epochBatches.length;
-      },
-      step: (_epoch, i) => {
-        const idx = epochBatches[i];
+      count: train.count,
+      batchSize: opts.batchSize,
+      seed: opts.seed,
+      step: (idx) => {
         const x = batchTensor(train, idx);
         const seed = rng.seed();
         const total = trainStep(
