@@ -24,6 +24,7 @@ import {
   registerBlasConvKernels,
   registerWasmConvKernels,
 } from "./conv_kernels.ts";
+import { registerWasmBatchNormKernels } from "./batch_norm_kernels.ts";
 import { registerWasmOptimizerKernels } from "./optimizer_kernels.ts";
 import {
   activeMatMulKernels,
@@ -247,6 +248,7 @@ async function activateWasm(
   registerWasmConvKernels();
   registerWasmMatMulKernels();
   registerWasmOptimizerKernels();
+  registerWasmBatchNormKernels();
   const simd = tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? " SIMD" : "";
   if (!blas) {
     return {

@@ -1,14 +1,21 @@
 /**
  * The Nesterov momentum update as one wasm kernel: a single pass over
  * parameter, memory and gradient on the wasm heap instead of six elementwise
- * kernels, each with a full-size temporary. The optimizer
+ * kernels, each with a full-size temporary (in our SIMD module when it loads,
+ * else a JavaScript loop). The optimizer
  * (lib/optim/nesterov.ts) uses it whenever the active backend has it.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { NESTEROV_UPDATE } from "../optim/nesterov.ts";
-import { asWasmBackend, f32View, makeF32Output } from "./wasm_heap.ts";
+import {
+  asWasmBackend,
+  f32View,
+  heapOffset,
+  makeF32Output,
+} from "./wasm_heap.ts";
+import { wasmKernels } from "./wasm_kernels.ts";
 
 /**
  * `[param', memory']` from `param`, `memory`, `grad` and the attributes
@@ -28,6 +35,22 @@ function nesterovUpdate(
   const m = args.attrs!.momentum as number;
   const newParam = makeF32Output(backend, param.shape);
   const newMemory = makeF32Output(backend, param.shape);
+  const k = wasmKernels(backend);
+  if (k) {
+    const at = (t: tf.TensorInfo) => heapOffset(backend, t);
+    const n = tf.util.sizeFromShape(param.shape);
+    k.nesterov(
+      at(param),
+      at(memory),
+      at(grad),
+      at(newParam),
+      at(newMemory),
+      n,
+      lr,
+      m,
+    );
+    return [newParam, newMemory];
+  }
   // Views only after the allocations: heap growth replaces the buffer.
   const p = f32View(backend, param), mem = f32View(backend, memory);
   const g = f32View(backend, grad);

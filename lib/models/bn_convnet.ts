@@ -11,7 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { activate } from "../nn/activations.ts";
+import { activate, type Activation } from "../nn/activations.ts";
 import { BatchNorm } from "../nn/batch_norm.ts";
 import { Conv2D } from "../nn/conv2d.ts";
 import { Dense } from "../nn/dense.ts";
@@ -136,19 +136,30 @@ export class BNConvNet implements Module {
    */
   logits(x: tf.Tensor4D, mode: NormMode, tap?: NormTap): tf.Tensor2D {
     const sites = this.batchNormSites();
-    const norm = <T extends tf.Tensor>(bn: BatchNorm, h: T): T => {
-      if (tap) tap(sites.find((s) => s.bn === bn)!, h);
-      return bn.apply(h, mode);
+    // The layer's bias and the ReLU go into batch norm's fused op.
+    const norm = <T extends tf.Tensor>(
+      bn: BatchNorm,
+      h: T,
+      bias: tf.Tensor | null,
+      activation: Activation,
+    ): T => {
+      if (tap) {
+        tap(sites.find((s) => s.bn === bn)!, bias ? tf.add(h, bias) : h);
+      }
+      return bn.apply(h, mode, { bias: bias ?? undefined, activation });
     };
     let h = x;
     for (const { conv, bn } of this.stages) {
-      const c = conv.apply(h);
-      h = tf.maxPool(tf.relu(bn ? norm(bn, c) : c), 2, 2, "valid");
+      const c = bn
+        ? norm(bn, conv.applyWithoutBias(h), conv.b, "relu")
+        : tf.relu(conv.apply(h));
+      h = tf.maxPool(c, 2, 2, "valid");
     }
     let f = tf.reshape(h, [h.shape[0], this.flatSize]) as tf.Tensor2D;
     for (const l of this.hidden) {
-      const d = l.dense.apply(f);
-      f = activate(l.bn ? norm(l.bn, d) : d, l.activation);
+      f = l.bn
+        ? norm(l.bn, l.dense.applyWithoutBias(f), l.dense.b, l.activation)
+        : activate(l.dense.apply(f), l.activation);
     }
     return this.output.apply(f);
   }

@@ -14,7 +14,39 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { activate, type Activation } from "./activations.ts";
 import { type Module, type NormMode, uniqueName } from "./module.ts";
+
+/**
+ * Kernel name of training-mode `act(BN(x + bias))` fused into one pass:
+ * inputs `x`, `gamma`, `beta` and optionally `bias`; attributes
+ * {@linkcode BatchNormActAttrs}; outputs `[y, mean, variance]` (batch mean of
+ * `x + bias`, biased variance). Backends that register it (lib/backend/
+ * batch_norm_kernels.ts for wasm) make {@linkcode batchNormActivation} fast.
+ */
+export const BATCH_NORM_ACT_TRAIN = "BatchNormActTrain";
+/**
+ * Kernel name of the gradient of {@linkcode BATCH_NORM_ACT_TRAIN}: inputs
+ * `dy`, `x`, `y`, `gamma`, `beta`, `mean`, `variance` and optionally `bias`;
+ * outputs `[dx, dgamma, dbeta, dbias]`.
+ */
+export const BATCH_NORM_ACT_GRAD = "BatchNormActGrad";
+
+/** Attributes of the fused batch-norm kernels. */
+export interface BatchNormActAttrs {
+  /** Added to the standard deviation. */
+  epsilon: number;
+  /** Activation applied after the affine transform. */
+  activation: Activation;
+}
+
+/** What {@linkcode BatchNorm.apply} may fuse around the normalization. */
+export interface BatchNormApplyOptions {
+  /** A per-feature bias added before normalizing (the preceding layer's). */
+  bias?: tf.Tensor;
+  /** Activation after normalizing; default "linear". */
+  activation?: Activation;
+}
 
 /** Options for {@linkcode BatchNorm}. */
 export interface BatchNormOptions {
@@ -68,21 +100,33 @@ export class BatchNorm implements Module {
     );
   }
 
-  /** Normalizes `x` (last axis = features) in the given mode. */
-  apply<T extends tf.Tensor>(x: T, mode: NormMode): T {
+  /**
+   * `activation(BN(x + bias))` (last axis = features) in the given mode;
+   * without options, plain `BN(x)`.
+   */
+  apply<T extends tf.Tensor>(
+    x: T,
+    mode: NormMode,
+    opts: BatchNormApplyOptions = {},
+  ): T {
+    const activation = opts.activation ?? "linear";
     if (mode === "population") {
+      const h = opts.bias ? tf.add(x, opts.bias) : x;
       const scale = tf.div(
         this.gamma,
         tf.add(tf.sqrt(this.popVar), this.epsilon),
       );
-      return tf.add(tf.mul(tf.sub(x, this.popMean), scale), this.beta) as T;
+      return activate(
+        tf.add(tf.mul(tf.sub(h, this.popMean), scale), this.beta),
+        activation,
+      ) as T;
     }
     const m = x.size / this.features;
-    const { y, mean, variance } = normalizeWithBatchStats(
+    const { y, mean, variance } = batchNormActivation(
       x,
       this.gamma,
       this.beta,
-      this.epsilon,
+      { epsilon: this.epsilon, activation, bias: opts.bias },
     );
     if (mode === "train") this.#updateMovingAverages(mean, variance, m);
     if (this.#sums) this.#accumulate(mean, variance);
@@ -212,6 +256,73 @@ export function normalizeWithBatchStats(
     };
   });
   const y = op(x, gamma, beta);
+  const [mean, variance] = stats!;
+  return { y, mean, variance };
+}
+
+/**
+ * Training-mode `activation(BN(x + bias))` with the minibatch's statistics
+ * (see {@linkcode normalizeWithBatchStats}), as one op: the fused kernel
+ * {@linkcode BATCH_NORM_ACT_TRAIN} when the active backend registers it, the
+ * separate ops otherwise. Also returns the batch mean of `x + bias` and its
+ * biased variance, which the caller must dispose.
+ */
+export function batchNormActivation(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  opts: { epsilon: number; activation?: Activation; bias?: tf.Tensor },
+): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
+  const attrs: BatchNormActAttrs = {
+    epsilon: opts.epsilon,
+    activation: opts.activation ?? "linear",
+  };
+  const bias = opts.bias;
+  if (!tf.getKernel(BATCH_NORM_ACT_TRAIN, tf.getBackend())) {
+    const h = bias ? tf.add(x, bias) : x;
+    const r = normalizeWithBatchStats(h, gamma, beta, attrs.epsilon);
+    return { ...r, y: activate(r.y, attrs.activation) };
+  }
+  const kernelAttrs = attrs as unknown as tf.NamedAttrMap;
+  let stats: [tf.Tensor, tf.Tensor] | null = null;
+  const op = tf.customGrad((...args) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const [xv, g, b, bi] = args as tf.Tensor[];
+    const inputs: tf.NamedTensorMap = { x: xv, gamma: g, beta: b };
+    if (bi) inputs.bias = bi;
+    const [y, mean, variance] = tf.engine().runKernel(
+      BATCH_NORM_ACT_TRAIN,
+      inputs,
+      kernelAttrs,
+    ) as tf.Tensor[];
+    stats = [tf.keep(mean), tf.keep(variance)];
+    save(
+      bi ? [xv, g, b, y, mean, variance, bi] : [xv, g, b, y, mean, variance],
+    );
+    return {
+      value: y,
+      gradFunc: (dy, saved) => {
+        const [x, gamma, beta, y, mean, variance, bias] = saved;
+        const gradInputs: tf.NamedTensorMap = {
+          dy: dy as tf.Tensor,
+          x,
+          y,
+          gamma,
+          beta,
+          mean,
+          variance,
+        };
+        if (bias) gradInputs.bias = bias;
+        const grads = tf.engine().runKernel(
+          BATCH_NORM_ACT_GRAD,
+          gradInputs,
+          kernelAttrs,
+        ) as tf.Tensor[];
+        return bi ? grads : grads.slice(0, 3);
+      },
+    };
+  });
+  const y = bias ? op(x, gamma, beta, bias) : op(x, gamma, beta);
   const [mean, variance] = stats!;
   return { y, mean, variance };
 }

@@ -51,10 +51,12 @@ export class Conv2D implements Module {
 
   /** Convolves `x` of shape `[batch, height, width, inChannels]`. */
   apply(x: tf.Tensor4D): tf.Tensor4D {
-    return tf.add<tf.Tensor4D>(
-      tf.conv2d(x, this.w as tf.Tensor4D, this.stride, this.padding),
-      this.b,
-    );
+    return tf.add<tf.Tensor4D>(this.applyWithoutBias(x), this.b);
+  }
+
+  /** The convolution alone, for a caller that adds the bias itself. */
+  applyWithoutBias(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.conv2d(x, this.w as tf.Tensor4D, this.stride, this.padding);
   }
 
   trainable(): tf.Variable[] {

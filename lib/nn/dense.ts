@@ -42,8 +42,13 @@ export class Dense implements Module {
 
   /** `x @ W + b` for `x` of shape `[batch, inputs]`. */
   apply(x: tf.Tensor2D): tf.Tensor2D {
-    const y: tf.Tensor2D = tf.matMul(x, this.w);
+    const y = this.applyWithoutBias(x);
     return this.b ? tf.add<tf.Tensor2D>(y, this.b) : y;
+  }
+
+  /** `x @ W`, for a caller that adds the bias itself (fused with more). */
+  applyWithoutBias(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.matMul(x, this.w);
   }
 
   trainable(): tf.Variable[] {

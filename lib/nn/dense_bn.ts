@@ -45,8 +45,12 @@ export class DenseBN implements Module {
 
   /** Forward pass; `mode` picks minibatch or population statistics. */
   apply(x: tf.Tensor2D, mode: NormMode): tf.Tensor2D {
-    const h = this.dense.apply(x);
-    return activate(this.bn ? this.bn.apply(h, mode) : h, this.activation);
+    if (!this.bn) return activate(this.dense.apply(x), this.activation);
+    // The bias and activation go into batch norm's fused op.
+    return this.bn.apply(this.dense.applyWithoutBias(x), mode, {
+      bias: this.dense.b ?? undefined,
+      activation: this.activation,
+    });
   }
 
   trainable(): tf.Variable[] {

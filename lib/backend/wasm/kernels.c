@@ -1,0 +1,185 @@
+/*
+ * Elementwise training kernels for the tfjs wasm backend, compiled to a small
+ * WebAssembly module (SIMD) that imports tfjs' own memory, so they read and
+ * write tensors on its heap in place. Build: scripts/build_wasm_kernels.sh.
+ *
+ * Pointers are byte offsets into tfjs' heap. These functions must not use a
+ * stack or static data: the module shares memory it does not own, and the
+ * build script rejects any output that touches the stack pointer or has a
+ * data segment.
+ *
+ * Layout: x is row-major [rows, c]; per-feature arrays have c entries.
+ */
+#define EXPORT(name) __attribute__((export_name(#name)))
+
+/* s1[j] += x - ref[j], s2[j] += (x - ref[j])^2 over all rows, in double. */
+EXPORT(bn_stats)
+void bn_stats(const float *x, int rows, int c, const float *ref, double *s1,
+              double *s2) {
+  for (int r = 0; r < rows; r++, x += c) {
+    for (int j = 0; j < c; j++) {
+      double v = (double)(x[j] - ref[j]);
+      s1[j] += v;
+      s2[j] += v * v;
+    }
+  }
+}
+
+/* Activation codes, as lib/backend/batch_norm_kernels.ts numbers them. */
+enum { LINEAR = 0, RELU = 1, TANH = 2, HARDTANH = 3, SOFTPLUS = 4 };
+
+static inline float bits_to_float(int i) {
+  union { int i; float f; } u = {i};
+  return u.f;
+}
+
+/* exp(x), Cephes' single-precision polynomial (about 1 ulp), branch-free. */
+static inline float exp_approx(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+  float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  return p * bits_to_float(((int)n + 127) << 23);
+}
+
+/* log(u) for u in [1, 2], Cephes' single-precision polynomial. */
+static inline float log_1_2(float u) {
+  int big = u > 1.41421356f;
+  float e = big ? 1.0f : 0.0f;
+  float x = (big ? 0.5f * u : u) - 1.0f;
+  float z = x * x;
+  float y = 7.0376836292e-2f;
+  y = y * x - 1.1514610310e-1f;
+  y = y * x + 1.1676998740e-1f;
+  y = y * x - 1.2420140846e-1f;
+  y = y * x + 1.4249322787e-1f;
+  y = y * x - 1.6668057665e-1f;
+  y = y * x + 2.0000714765e-1f;
+  y = y * x - 2.4999993993e-1f;
+  y = y * x + 3.3333331174e-1f;
+  y = y * x * z - 2.12194440e-4f * e - 0.5f * z;
+  return x + y + 0.693359375f * e;
+}
+
+/* log(1 + t) for t in [0, 1], accurate for tiny t too (Goldberg's trick). */
+static inline float log1p_0_1(float t) {
+  float u = 1.0f + t;
+  float d = u - 1.0f;
+  return d == 0.0f ? t : log_1_2(u) * (t / d);
+}
+
+static inline float tanh_approx(float z) {
+  float a = z < 0.0f ? -z : z;
+  float t = exp_approx(-2.0f * a);
+  float r = (1.0f - t) / (1.0f + t);
+  return z < 0.0f ? -r : r;
+}
+
+static inline float softplus_approx(float z) {
+  float a = z < 0.0f ? -z : z;
+  return (z > 0.0f ? z : 0.0f) + log1p_0_1(exp_approx(-a));
+}
+
+#define ROWS_LOOP(body)                                                        \
+  for (int r = 0; r < rows; r++, x += c, y += c)                               \
+    for (int j = 0; j < c; j++) {                                              \
+      float z = x[j] * scale[j] + shift[j];                                    \
+      body;                                                                    \
+    }
+
+/* y = act(x * scale + shift), act one of the codes above. */
+EXPORT(bn_apply)
+void bn_apply(const float *x, float *y, int rows, int c, const float *scale,
+              const float *shift, int act) {
+  switch (act) {
+  case RELU:
+    ROWS_LOOP(y[j] = z > 0.0f ? z : 0.0f);
+    break;
+  case TANH:
+    ROWS_LOOP(y[j] = tanh_approx(z));
+    break;
+  case HARDTANH:
+    ROWS_LOOP(z = z < -1.0f ? -1.0f : z; y[j] = z > 1.0f ? 1.0f : z);
+    break;
+  case SOFTPLUS:
+    ROWS_LOOP(y[j] = softplus_approx(z));
+    break;
+  default:
+    ROWS_LOOP(y[j] = z);
+  }
+}
+
+#define GRAD_LOOP(expr)                                                        \
+  for (int r = 0; r < rows; r++, x += c, dy += c, y += c, g += c)              \
+    for (int j = 0; j < c; j++) {                                              \
+      float d = dy[j];                                                         \
+      float z = x[j] * scale[j] + shift[j];                                    \
+      (void)z;                                                                 \
+      d = expr;                                                                \
+      g[j] = d;                                                                \
+      sumG[j] += (double)d;                                                    \
+      sumGX[j] += (double)(d * (x[j] - meanx[j]));                             \
+    }
+
+/*
+ * Backward pass 1: g = dy * act'(z) with z = x * scale + shift (relu from
+ * y > 0, tanh from 1 - y^2, hardtanh where -1 <= z <= 1, softplus as
+ * sigmoid(z)), and sumG[j] += g, sumGX[j] += g * (x - meanx[j]) in double.
+ */
+EXPORT(bn_grad_sums)
+void bn_grad_sums(const float *x, const float *dy, const float *y, float *g,
+                  int rows, int c, const float *scale, const float *shift,
+                  const float *meanx, int act, double *sumG, double *sumGX) {
+  switch (act) {
+  case RELU:
+    GRAD_LOOP(y[j] > 0.0f ? d : 0.0f);
+    break;
+  case TANH:
+    GRAD_LOOP(d * (1.0f - y[j] * y[j]));
+    break;
+  case HARDTANH:
+    GRAD_LOOP((z >= -1.0f && z <= 1.0f) ? d : 0.0f);
+    break;
+  case SOFTPLUS:
+    GRAD_LOOP(d / (1.0f + exp_approx(-z)));
+    break;
+  default:
+    GRAD_LOOP(d);
+  }
+}
+
+/* Backward pass 2, in place: g = g * scale + x * coef + offset; sum[j] += g. */
+EXPORT(bn_grad_apply)
+void bn_grad_apply(const float *x, float *g, int rows, int c,
+                   const float *scale, const float *coef, const float *offset,
+                   double *sum) {
+  for (int r = 0; r < rows; r++, x += c, g += c) {
+    for (int j = 0; j < c; j++) {
+      float v = g[j] * scale[j] + x[j] * coef[j] + offset[j];
+      g[j] = v;
+      sum[j] += (double)v;
+    }
+  }
+}
+
+/*
+ * Nesterov momentum (the seed's rule): u = m * mem - lr * g;
+ * p' = p + m * u - lr * g; mem' = u.
+ */
+EXPORT(nesterov)
+void nesterov(const float *p, const float *mem, const float *g, float *outP,
+              float *outM, int n, float lr, float m) {
+  for (int i = 0; i < n; i++) {
+    float step = lr * g[i];
+    float u = m * mem[i] - step;
+    outM[i] = u;
+    outP[i] = p[i] + m * u - step;
+  }
+}

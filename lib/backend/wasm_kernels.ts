@@ -1,0 +1,110 @@
+/**
+ * Our own SIMD WebAssembly kernels (lib/backend/wasm/kernels.c), instantiated
+ * on the tfjs wasm backend's memory so they work on tensors in place.
+ *
+ * Loops in JavaScript over the heap run at several nanoseconds per element;
+ * these run at a fraction of one. {@linkcode wasmKernels} returns null when
+ * the module cannot share the backend's memory (a threaded build, whose
+ * memory is shared), or after `setWasmKernelsEnabled(false)`; callers then use
+ * their JavaScript loops.
+ *
+ * @module
+ */
+import { KERNELS_WASM_BASE64 } from "./wasm/kernels_wasm.ts";
+import type { WasmBackend } from "./wasm_heap.ts";
+
+/** The exports of kernels.c; pointers are byte offsets on the heap. */
+export interface WasmKernels {
+  /** Per-feature sums of `x - ref` and its square, added into `s1`, `s2` (f64). */
+  bn_stats(
+    x: number,
+    rows: number,
+    c: number,
+    ref: number,
+    s1: number,
+    s2: number,
+  ): void;
+  /** `y = act(x * scale + shift)`: act 0 linear, 1 relu, 2 tanh, 3 hardtanh, 4 softplus. */
+  bn_apply(
+    x: number,
+    y: number,
+    rows: number,
+    c: number,
+    scale: number,
+    shift: number,
+    act: number,
+  ): void;
+  /** `g = dy * act'(z)` and its per-feature sums `sumG`, `sumGX` (f64). */
+  bn_grad_sums(
+    x: number,
+    dy: number,
+    y: number,
+    g: number,
+    rows: number,
+    c: number,
+    scale: number,
+    shift: number,
+    meanx: number,
+    act: number,
+    sumG: number,
+    sumGX: number,
+  ): void;
+  /** In place `g = g * scale + x * coef + offset`, summed into `sum` (f64). */
+  bn_grad_apply(
+    x: number,
+    g: number,
+    rows: number,
+    c: number,
+    scale: number,
+    coef: number,
+    offset: number,
+    sum: number,
+  ): void;
+  /** The Nesterov momentum update into `outP`, `outM`. */
+  nesterov(
+    p: number,
+    mem: number,
+    g: number,
+    outP: number,
+    outM: number,
+    n: number,
+    lr: number,
+    m: number,
+  ): void;
+}
+
+let compiled: WebAssembly.Module | null = null;
+let enabled = true;
+
+/** Turns the wasm kernels off (callers fall back to JavaScript) or back on. */
+export function setWasmKernelsEnabled(on: boolean): void {
+  enabled = on;
+}
+const instances = new WeakMap<WebAssembly.Memory, WasmKernels | null>();
+
+/** The backend's `WebAssembly.Memory`, when the build exposes it. */
+function backendMemory(backend: WasmBackend): WebAssembly.Memory | null {
+  const asm = (backend.wasm as unknown as { asm?: { memory?: unknown } }).asm;
+  const memory = asm?.memory;
+  return memory instanceof WebAssembly.Memory ? memory : null;
+}
+
+/** The kernels bound to `backend`'s memory, or null (use JavaScript loops). */
+export function wasmKernels(backend: WasmBackend): WasmKernels | null {
+  if (!enabled) return null;
+  const memory = backendMemory(backend);
+  if (!memory || !(memory.buffer instanceof ArrayBuffer)) return null;
+  if (instances.has(memory)) return instances.get(memory)!;
+  let kernels: WasmKernels | null = null;
+  try {
+    compiled ??= new WebAssembly.Module(
+      Uint8Array.from(atob(KERNELS_WASM_BASE64), (ch) => ch.charCodeAt(0)),
+    );
+    const instance = new WebAssembly.Instance(compiled, { env: { memory } });
+    kernels = instance.exports as unknown as WasmKernels;
+  } catch {
+    kernels = null; // e.g. no SIMD support: the JavaScript loops serve.
+  }
+  instances.set(memory, kernels);
+  return kernels;
+}
