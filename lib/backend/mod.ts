@@ -26,6 +26,7 @@ import {
 } from "./conv_kernels.ts";
 import { registerWasmBatchNormKernels } from "./batch_norm_kernels.ts";
 import { registerWasmOptimizerKernels } from "./optimizer_kernels.ts";
+import { registerWasmRandomKernels } from "./random_kernels.ts";
 import {
   activeMatMulKernels,
   registerBlasMatMulKernels,
@@ -249,6 +250,7 @@ async function activateWasm(
   registerWasmMatMulKernels();
   registerWasmOptimizerKernels();
   registerWasmBatchNormKernels();
+  registerWasmRandomKernels();
   const simd = tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? " SIMD" : "";
   if (!blas) {
     return {

@@ -60,6 +60,8 @@ export interface WasmKernels {
     offset: number,
     sum: number,
   ): void;
+  /** `n` seeded standard normal floats into `out` (see lib/nn/random_normal.ts). */
+  randn(out: number, n: number, seed: number): void;
   /** The Nesterov momentum update into `outP`, `outM`. */
   nesterov(
     p: number,

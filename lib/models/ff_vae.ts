@@ -15,6 +15,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { BatchNorm } from "../nn/batch_norm.ts";
 import { DenseBN } from "../nn/dense_bn.ts";
 import type { Module, NormMode } from "../nn/module.ts";
+import { randomNormal } from "../nn/random_normal.ts";
 import { Rng } from "../random.ts";
 
 /** Architecture of {@linkcode FFVAE}. */
@@ -118,7 +119,7 @@ export class FFVAE implements Module {
     seed: number,
   ): { mu: tf.Tensor2D; sigma: tf.Tensor2D; z: tf.Tensor2D; y: tf.Tensor2D } {
     const { mu, sigma } = this.encode(x, mode);
-    const eps = tf.randomNormal(mu.shape, 0, 1, "float32", seed);
+    const eps = randomNormal(mu.shape, seed);
     const z = tf.add<tf.Tensor2D>(mu, tf.mul(sigma, eps));
     return { mu, sigma, z, y: this.decode(z, mode) };
   }

@@ -183,3 +183,69 @@ void nesterov(const float *p, const float *mem, const float *g, float *outP,
     outP[i] = p[i] + m * u - step;
   }
 }
+
+/* murmur3's 32-bit finalizer: a strong mix of a counter into random bits. */
+static inline unsigned fmix32(unsigned h) {
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+/* log(x) for normal positive x: exponent split, then log_1_2. */
+static inline float log_approx(float x) {
+  union { float f; int i; } u = {x};
+  int e = ((u.i >> 23) & 0xff) - 127;
+  u.i = (u.i & 0x007fffff) | 0x3f800000;
+  return log_1_2(u.f) + (float)e * 0.693147180559945f;
+}
+
+/* sin(2 pi t) for t in [0, 1): reduced to [-pi/2, pi/2], Taylor to x^11. */
+static inline float sin_turns(float t) {
+  float s = t - 0.5f; /* sin(2 pi t) = -sin(2 pi s) */
+  s = s > 0.25f ? 0.5f - s : s;
+  s = s < -0.25f ? -0.5f - s : s;
+  float x = 6.28318530718f * s, x2 = x * x;
+  float p = -2.50521084e-8f;
+  p = p * x2 + 2.75573192e-6f;
+  p = p * x2 - 1.98412698e-4f;
+  p = p * x2 + 8.33333333e-3f;
+  p = p * x2 - 1.66666667e-1f;
+  return -(x + x * x2 * p);
+}
+
+/*
+ * Box-Muller from counter-based uniforms: pair i of stream `key` gives
+ * radius sqrt(-2 log u1) and turn u2, u1 in (0, 1), u2 in [0, 1).
+ */
+#define NORMAL_PAIR(i, radius, turn)                                           \
+  unsigned h1 = fmix32(fmix32(key + 2u * (unsigned)(i)) + key);                \
+  unsigned h2 = fmix32(fmix32(key + 2u * (unsigned)(i) + 1u) + key);           \
+  float u1 = (float)(h1 >> 8) * 5.9604645e-8f + 2.98023224e-8f;                \
+  float turn = (float)(h2 >> 8) * 5.9604645e-8f;                               \
+  float radius = __builtin_sqrtf(-2.0f * log_approx(u1));
+
+/*
+ * n standard normal floats for `seed`: out[i] = r_i cos(2 pi t_i) and
+ * out[half + i] = r_i sin(2 pi t_i) for pair i (half = ceil(n / 2)).
+ */
+EXPORT(randn)
+void randn(float *out, int n, unsigned seed) {
+  unsigned key = fmix32(seed ^ 0x9e3779b9u);
+  int half = n / 2;
+  for (int i = 0; i < half; i++) {
+    NORMAL_PAIR(i, r, t)
+    float tc = t + 0.25f;
+    tc = tc >= 1.0f ? tc - 1.0f : tc;
+    out[i] = r * sin_turns(tc);
+    out[half + (n & 1) + i] = r * sin_turns(t);
+  }
+  if (n & 1) {
+    NORMAL_PAIR(half, r, t)
+    float tc = t + 0.25f;
+    tc = tc >= 1.0f ? tc - 1.0f : tc;
+    out[half] = r * sin_turns(tc);
+  }
+}
