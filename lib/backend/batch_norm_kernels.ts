@@ -19,6 +19,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import {
   BATCH_NORM_ACT_GRAD,
   BATCH_NORM_ACT_TRAIN,
+  BATCH_NORM_MOVING_AVERAGES,
   type BatchNormActAttrs,
 } from "../nn/batch_norm.ts";
 import type { Activation } from "../nn/activations.ts";
@@ -443,12 +444,49 @@ function gradPassesJs(
   return { sumG, sumGX, sumDx };
 }
 
+/** The population statistics' moving averages (small: one value a feature). */
+function movingAverages(args: KernelArgs): tf.TensorInfo[] {
+  const backend = asWasmBackend(args.backend);
+  const { popMean, popVar, mean, variance } = args.inputs as Record<
+    string,
+    tf.TensorInfo
+  >;
+  const a = args.attrs!.momentum as number;
+  const unbiased = args.attrs!.unbiased as number;
+  const c = tf.util.sizeFromShape(popMean.shape);
+  for (const t of [popVar, mean, variance]) {
+    if (tf.util.sizeFromShape(t.shape) !== c) {
+      throw new Error(
+        `${BATCH_NORM_MOVING_AVERAGES}: statistics of ${c} features expected, ` +
+          `got shape [${t.shape}]`,
+      );
+    }
+  }
+  const outMean = makeF32Output(backend, popMean.shape);
+  const outVar = makeF32Output(backend, popVar.shape);
+  const [pm, pv, m, v, om, ov] = [
+    popMean,
+    popVar,
+    mean,
+    variance,
+    outMean,
+    outVar,
+  ]
+    .map((t) => f32View(backend, t));
+  for (let j = 0; j < c; j++) {
+    om[j] = pm[j] * (1 - a) + m[j] * a;
+    ov[j] = pv[j] * (1 - a) + v[j] * (a * unbiased);
+  }
+  return [outMean, outVar];
+}
+
 /** Registers the fused batch-norm kernels on the wasm backend (idempotent). */
 export function registerWasmBatchNormKernels(): void {
   for (
     const [kernelName, kernelFunc] of [
       [BATCH_NORM_ACT_TRAIN, batchNormActTrain],
       [BATCH_NORM_ACT_GRAD, batchNormActGrad],
+      [BATCH_NORM_MOVING_AVERAGES, movingAverages],
     ] as const
   ) {
     if (tf.getKernel(kernelName, "wasm")) continue;

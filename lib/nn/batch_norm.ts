@@ -32,6 +32,14 @@ export const BATCH_NORM_ACT_TRAIN = "BatchNormActTrain";
  */
 export const BATCH_NORM_ACT_GRAD = "BatchNormActGrad";
 
+/**
+ * Kernel name of the moving-average update of the population statistics, in
+ * one call instead of six: inputs `popMean`, `popVar`, `mean`, `variance`;
+ * attributes `momentum` (a) and `unbiased` (m / (m - 1)); outputs
+ * `[(1 - a) popMean + a mean, (1 - a) popVar + a unbiased variance]`.
+ */
+export const BATCH_NORM_MOVING_AVERAGES = "BatchNormMovingAverages";
+
 /** Attributes of the fused batch-norm kernels. */
 export interface BatchNormActAttrs {
   /** Added to the standard deviation. */
@@ -136,14 +144,32 @@ export class BatchNorm implements Module {
   }
 
   #updateMovingAverages(mean: tf.Tensor, variance: tf.Tensor, m: number) {
-    const a = this.momentum;
-    const unbiased = m > 1 ? m / (m - 1) : 1;
+    const attrs = {
+      momentum: this.momentum,
+      unbiased: m > 1 ? m / (m - 1) : 1,
+    };
+    let next: tf.Tensor[];
+    if (tf.getKernel(BATCH_NORM_MOVING_AVERAGES, tf.getBackend())) {
+      next = tf.engine().runKernel(BATCH_NORM_MOVING_AVERAGES, {
+        popMean: this.popMean,
+        popVar: this.popVar,
+        mean,
+        variance,
+      }, attrs) as tf.Tensor[];
+    } else {
+      const a = attrs.momentum;
+      next = [
+        tf.add(tf.mul(this.popMean, 1 - a), tf.mul(mean, a)),
+        tf.add(
+          tf.mul(this.popVar, 1 - a),
+          tf.mul(variance, a * attrs.unbiased),
+        ),
+      ];
+    }
     // assign() shares the new tensor's data, so the surrounding tidy may
     // dispose the handle safely.
-    this.popMean.assign(tf.add(tf.mul(this.popMean, 1 - a), tf.mul(mean, a)));
-    this.popVar.assign(
-      tf.add(tf.mul(this.popVar, 1 - a), tf.mul(variance, a * unbiased)),
-    );
+    this.popMean.assign(next[0]);
+    this.popVar.assign(next[1]);
   }
 
   #accumulate(mean: tf.Tensor, variance: tf.Tensor) {

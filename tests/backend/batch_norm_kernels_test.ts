@@ -4,8 +4,11 @@ import { setWasmKernelsEnabled } from "../../lib/backend/wasm_kernels.ts";
 import type { Activation } from "../../lib/nn/activations.ts";
 import {
   BATCH_NORM_ACT_TRAIN,
+  BATCH_NORM_MOVING_AVERAGES,
+  BatchNorm,
   batchNormActivation,
 } from "../../lib/nn/batch_norm.ts";
+import { disposeModule } from "../../lib/nn/module.ts";
 import {
   assertClose,
   onBackend,
@@ -149,4 +152,24 @@ Deno.test("fused batch norm kernels do not leak tensors or heap scratch", async 
   }
   tf.dispose([x, g, b]);
   assert.equal(tf.memory().numTensors, before);
+});
+
+Deno.test("BatchNorm training steps on wasm keep the same moving averages as on cpu", async () => {
+  const run = (backend: TestBackend) =>
+    onBackend(backend, () => {
+      const bn = new BatchNorm(6, { momentum: 0.2 });
+      for (let i = 0; i < 3; i++) {
+        const x = tf.add(tf.tensor(randnFor([5, 6], 30 + i).values, [5, 6]), i);
+        bn.apply(x, "train", { activation: "relu" });
+      }
+      const out = [bn.popMean.clone(), bn.popVar.clone()];
+      disposeModule(bn);
+      return out;
+    });
+  const [ours, ref] = [await run("wasm"), await run("cpu")];
+  assert.ok(tf.getKernel(BATCH_NORM_MOVING_AVERAGES, "wasm"));
+  assertClose(ours[0], ref[0], 1e-5, "population mean");
+  assertClose(ours[1], ref[1], 1e-5, "population variance");
+  // 3 steps from mean 0 with momentum 0.2: 1 - 0.8^3 of the way.
+  assert.ok(ref[0].some((m) => Math.abs(m) > 0.1));
 });
