@@ -30,6 +30,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import type { Blas } from "./blas.ts";
 import {
   col2im,
+  col2imImages,
   colCols,
   colRows,
   type ConvGeometry,
@@ -39,6 +40,7 @@ import {
   isPointwise,
 } from "./im2col.ts";
 import { applyBiasAndActivation } from "./matmul_kernels.ts";
+import { wasmMaxPoolGrad } from "./pool_kernels.ts";
 import {
   asWasmBackend,
   disposeIntermediate,
@@ -71,17 +73,38 @@ const SCRATCH_FLOATS = 1 << 22;
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
-let scratch = new Float32Array(0);
-
-/** Reused im2col scratch of at least n floats (grows, never shrinks). */
-function scratchOf(n: number): Float32Array {
-  if (scratch.length < n) scratch = new Float32Array(n);
-  return scratch.subarray(0, n);
-}
+/**
+ * Below this many input channels the gathering col2im spends more on finding
+ * each input pixel's taps than it saves; the scattering one is used.
+ */
+const GATHER_MIN_CHANNELS = 8;
 
 /** Output rows per chunk so one chunk of im2col fits the scratch bound. */
 function rowsPerChunk(cols: number): number {
   return Math.max(1, Math.floor(SCRATCH_FLOATS / Math.max(1, cols)));
+}
+
+/**
+ * Images per chunk of the gathering {@linkcode col2imImages}, or 0 when the
+ * row-chunked scatter applies instead (few channels, or one image's im2col
+ * over the scratch bound).
+ */
+function imagesPerChunk(g: ConvGeometry): number {
+  const perImage = g.outH * g.outW * colCols(g);
+  if (g.inC < GATHER_MIN_CHANNELS || perImage > SCRATCH_FLOATS) return 0;
+  return Math.max(1, Math.floor(SCRATCH_FLOATS / Math.max(1, perImage)));
+}
+
+/**
+ * A float32 scratch tensor of n floats on the wasm heap (free it with
+ * `disposeIntermediate`). On the heap rather than in JS so im2col can move
+ * runs with `copyWithin` from the input, which shares the buffer.
+ */
+function heapScratch(
+  backend: ReturnType<typeof asWasmBackend>,
+  n: number,
+): tf.TensorInfo {
+  return backend.makeOutput([Math.max(1, n)], "float32");
 }
 
 // ---------------------------------------------------------------------------
@@ -240,31 +263,37 @@ function unsupported(
   return null;
 }
 
-/** out = conv(x, filter), written into `y` (NHWC). */
+/** out = conv(x, filter) as im2col + sgemm, into the tensor `y` (NHWC). */
 function blasConvInto(
   blas: Blas,
+  backend: ReturnType<typeof asWasmBackend>,
   g: ConvGeometry,
-  x: Float32Array,
-  w: Float32Array,
-  y: Float32Array,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  y: tf.TensorInfo,
 ): void {
   const m = colRows(g);
   const k = colCols(g);
   const n = g.outC;
   if (m === 0 || n === 0) return;
   if (k === 0) {
-    y.fill(0);
+    heapView(backend, y).fill(0);
     return;
   }
   if (isPointwise(g)) {
-    blas.sgemm(false, false, m, n, k, 1, x, k, w, n, 0, y, n);
+    const [xs, w, ys] = [x, filter, y].map((t) => heapView(backend, t));
+    blas.sgemm(false, false, m, n, k, 1, xs, k, w, n, 0, ys, n);
     return;
   }
-  const step = rowsPerChunk(k);
+  const step = Math.min(m, rowsPerChunk(k));
+  const scratchT = heapScratch(backend, step * k);
+  // Views only after the last allocation: heap growth replaces the buffer.
+  const [xs, w, ys, col] = [x, filter, y, scratchT].map((t) =>
+    heapView(backend, t)
+  );
   for (let r0 = 0; r0 < m; r0 += step) {
     const r1 = Math.min(m, r0 + step);
-    const col = scratchOf((r1 - r0) * k);
-    im2col(x, g, col, r0, r1);
+    im2col(xs, g, col, r0, r1);
     blas.sgemm(
       false,
       false,
@@ -277,10 +306,11 @@ function blasConvInto(
       w,
       n,
       0,
-      y.subarray(r0 * n),
+      ys.subarray(r0 * n),
       n,
     );
   }
+  disposeIntermediate(backend, scratchT);
 }
 
 /**
@@ -328,13 +358,7 @@ function blasConv2D(blas: Blas, args: KernelArgs): tf.TensorInfo {
   const why = unsupported(info, [x, filter]);
   if (why) return callOriginal("Conv2D", args, why) as tf.TensorInfo;
   const out = backend.makeOutput(info.outShape, "float32");
-  blasConvInto(
-    blas,
-    convGeometry(info),
-    heapView(backend, x),
-    heapView(backend, filter),
-    heapView(backend, out),
-  );
+  blasConvInto(blas, backend, convGeometry(info), x, filter, out);
   return out;
 }
 
@@ -381,14 +405,7 @@ function blasFusedConv2D(blas: Blas, args: KernelArgs): tf.TensorInfo {
   if (why) return callOriginal("FusedConv2D", args, why) as tf.TensorInfo;
 
   const out = backend.makeOutput(info.outShape, "float32");
-  const y = heapView(backend, out);
-  blasConvInto(
-    blas,
-    convGeometry(info),
-    heapView(backend, x),
-    heapView(backend, filter),
-    y,
-  );
+  blasConvInto(blas, backend, convGeometry(info), x, filter, out);
   applyBiasAndActivation(
     backend,
     out,
@@ -418,24 +435,32 @@ function blasConv2DBackpropInput(
   }
   const g = convGeometry(info);
   const out = backend.makeOutput(info.inShape, "float32");
-  const dx = heapView(backend, out);
-  const dys = heapView(backend, dy);
-  const w = heapView(backend, filter);
   const m = colRows(g);
   const k = colCols(g);
   const n = g.outC;
-  if (isPointwise(g) && m > 0 && k > 0) {
-    // dx = dy @ Wᵀ directly; W is [inC, outC] here.
-    if (n === 0) dx.fill(0);
-    else blas.sgemm(false, true, m, k, n, 1, dys, n, w, n, 0, dx, k);
+  if (m === 0 || k === 0 || n === 0) {
+    heapView(backend, out).fill(0);
     return out;
   }
-  dx.fill(0);
-  if (m === 0 || k === 0 || n === 0) return out;
-  const step = rowsPerChunk(k);
+  if (isPointwise(g)) {
+    // dx = dy @ Wᵀ directly; W is [inC, outC] here.
+    const [dys, w, dx] = [dy, filter, out].map((t) => heapView(backend, t));
+    blas.sgemm(false, true, m, k, n, 1, dys, n, w, n, 0, dx, k);
+    return out;
+  }
+  // dCol = dy @ Wᵀ a chunk at a time, folded back onto dx: by whole images
+  // with the gathering col2im (each dx element written once), else by rows
+  // with the scattering one onto a zeroed dx.
+  const perImage = g.outH * g.outW;
+  const images = imagesPerChunk(g);
+  const step = images > 0 ? images * perImage : Math.min(m, rowsPerChunk(k));
+  const scratchT = heapScratch(backend, Math.min(m, step) * k);
+  const [dys, w, dx, col] = [dy, filter, out, scratchT].map((t) =>
+    heapView(backend, t)
+  );
+  if (images === 0) dx.fill(0);
   for (let r0 = 0; r0 < m; r0 += step) {
     const r1 = Math.min(m, r0 + step);
-    const col = scratchOf((r1 - r0) * k);
     blas.sgemm(
       false,
       true,
@@ -451,8 +476,10 @@ function blasConv2DBackpropInput(
       col,
       k,
     );
-    col2im(col, g, dx, r0, r1);
+    if (images > 0) col2imImages(col, g, dx, r0 / perImage, r1 / perImage);
+    else col2im(col, g, dx, r0, r1);
   }
+  disposeIntermediate(backend, scratchT);
   return out;
 }
 
@@ -471,24 +498,25 @@ function blasConv2DBackpropFilter(
   }
   const g = convGeometry(info);
   const out = backend.makeOutput(filterShape, "float32");
-  const dw = heapView(backend, out);
-  const xs = heapView(backend, x);
-  const dys = heapView(backend, dy);
   const m = colRows(g);
   const k = colCols(g);
   const n = g.outC;
   if (m === 0 || k === 0 || n === 0) {
-    dw.fill(0);
+    heapView(backend, out).fill(0);
     return out;
   }
   if (isPointwise(g)) {
+    const [xs, dys, dw] = [x, dy, out].map((t) => heapView(backend, t));
     blas.sgemm(true, false, k, n, m, 1, xs, k, dys, n, 0, dw, n);
     return out;
   }
-  const step = rowsPerChunk(k);
+  const step = Math.min(m, rowsPerChunk(k));
+  const scratchT = heapScratch(backend, step * k);
+  const [xs, dys, dw, col] = [x, dy, out, scratchT].map((t) =>
+    heapView(backend, t)
+  );
   for (let r0 = 0; r0 < m; r0 += step) {
     const r1 = Math.min(m, r0 + step);
-    const col = scratchOf((r1 - r0) * k);
     im2col(xs, g, col, r0, r1);
     blas.sgemm(
       true,
@@ -506,6 +534,7 @@ function blasConv2DBackpropFilter(
       n,
     );
   }
+  disposeIntermediate(backend, scratchT);
   return out;
 }
 
@@ -628,10 +657,15 @@ function wasmConv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
     disposeIntermediate(backend, filterT);
     return { dataId: prod.dataId, shape: inputShape, dtype: "float32" };
   }
+  // Whole images per chunk for the gathering col2im (no zeroing of dx),
+  // else rows with the scattering one.
+  const perImage = g.outH * g.outW;
+  const images = imagesPerChunk(g);
+  const chunk = images > 0 ? images * perImage : step;
   const out = backend.makeOutput(inputShape, "float32");
-  heapView(backend, out).fill(0);
-  for (let r0 = 0; r0 < m; r0 += step) {
-    const r1 = Math.min(m, r0 + step);
+  if (images === 0) heapView(backend, out).fill(0);
+  for (let r0 = 0; r0 < m; r0 += chunk) {
+    const r1 = Math.min(m, r0 + chunk);
     const rows = r1 - r0;
     let dyPart: tf.TensorInfo = {
       dataId: dy.dataId,
@@ -645,7 +679,9 @@ function wasmConv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
       );
     }
     const prod = product(dyPart, filterT);
-    col2im(heapView(backend, prod), g, heapView(backend, out), r0, r1);
+    const [col, dx] = [prod, out].map((t) => heapView(backend, t));
+    if (images > 0) col2imImages(col, g, dx, r0 / perImage, r1 / perImage);
+    else col2im(col, g, dx, r0, r1);
     disposeIntermediate(backend, prod);
     if (rows < m) disposeIntermediate(backend, dyPart);
   }
@@ -812,76 +848,10 @@ function typedView(
   return new Float32Array(buffer, offset, size);
 }
 
-/** dx of max pooling: each window's dy goes to its first maximum. */
+/** dx of max pooling (see lib/backend/pool_kernels.ts). */
 function maxPoolGrad(args: KernelArgs): tf.TensorInfo {
-  const backend = asWasmBackend(args.backend);
-  const attrs = args.attrs ?? {};
-  const { dy, input } = args.inputs as {
-    dy: tf.TensorInfo;
-    input: tf.TensorInfo;
-  };
-  if (dy.dtype !== "float32" || input.dtype !== "float32") {
-    return callOriginal(
-      "MaxPoolGrad",
-      args,
-      "non-float32 input",
-    ) as tf.TensorInfo;
-  }
-  const info = tf.backend_util.computePool2DInfo(
-    input.shape as [number, number, number, number],
-    attrs.filterSize as [number, number] | number,
-    attrs.strides as Strides,
-    1,
-    attrs.pad as Pad,
-    attrs.dimRoundingMode as Rounding,
-  );
-  const out = backend.makeOutput(input.shape, "float32");
-  const dx = heapView(backend, out);
-  const xs = heapView(backend, input);
-  const dys = heapView(backend, dy);
-  const { batchSize, inHeight, inWidth, inChannels: c } = info;
-  const { outHeight, outWidth, strideHeight, strideWidth } = info;
-  const { effectiveFilterHeight, effectiveFilterWidth } = info;
-  const { dilationHeight, dilationWidth } = info;
-  const top = info.padInfo.top;
-  const left = info.padInfo.left;
-  // Input offsets of the window's taps inside the image, in scan order
-  // (rows, then columns) so ties go to the first maximum as on cpu.
-  const taps = new Int32Array(
-    Math.ceil(effectiveFilterHeight / dilationHeight) *
-      Math.ceil(effectiveFilterWidth / dilationWidth),
-  );
-  dx.fill(0);
-  let y = 0;
-  for (let b = 0; b < batchSize; b++) {
-    for (let oy = 0; oy < outHeight; oy++) {
-      for (let ox = 0; ox < outWidth; ox++, y += c) {
-        let nTaps = 0;
-        for (let fy = 0; fy < effectiveFilterHeight; fy += dilationHeight) {
-          const iy = oy * strideHeight - top + fy;
-          if (iy < 0 || iy >= inHeight) continue;
-          for (let fx = 0; fx < effectiveFilterWidth; fx += dilationWidth) {
-            const ix = ox * strideWidth - left + fx;
-            if (ix < 0 || ix >= inWidth) continue;
-            taps[nTaps++] = ((b * inHeight + iy) * inWidth + ix) * c;
-          }
-        }
-        for (let ch = 0; ch < c; ch++) {
-          let best = -Infinity;
-          let where = -1;
-          for (let t = 0; t < nTaps; t++) {
-            const v = xs[taps[t] + ch];
-            if (v > best) {
-              best = v;
-              where = taps[t] + ch;
-            }
-          }
-          if (where >= 0) dx[where] += dys[y + ch];
-        }
-      }
-    }
-  }
-  return out;
+  return wasmMaxPoolGrad(args) ??
+    callOriginal("MaxPoolGrad", args, "non-float32 input") as tf.TensorInfo;
 }
 
 /** Repeats x `reps[i]` times along each axis, by block copies. */

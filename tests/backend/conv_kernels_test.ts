@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { loadBlas } from "../../lib/backend/blas.ts";
 import {
   col2im,
+  col2imImages,
   colCols,
   colRows,
   type ConvGeometry,
@@ -185,6 +186,52 @@ const CASES: Case[] = [
     strides: 1,
     pad: "valid",
   },
+  // Filter rows of >= 24 floats (copied with copyWithin on the heap) and
+  // >= 8 input channels (the gathering col2im), with every padding kind.
+  {
+    batch: 3,
+    h: 9,
+    w: 8,
+    inC: 13,
+    outC: 6,
+    fh: 2,
+    fw: 2,
+    strides: 1,
+    pad: "same",
+  },
+  {
+    batch: 1,
+    h: 8,
+    w: 9,
+    inC: 9,
+    outC: 5,
+    fh: 3,
+    fw: 3,
+    strides: 2,
+    pad: "same",
+  },
+  {
+    batch: 2,
+    h: 7,
+    w: 6,
+    inC: 12,
+    outC: 4,
+    fh: 3,
+    fw: 3,
+    strides: [1, 2],
+    pad: [[0, 0], [2, 1], [1, 0], [0, 0]],
+  },
+  {
+    batch: 3,
+    h: 11,
+    w: 11,
+    inC: 32,
+    outC: 7,
+    fh: 2,
+    fw: 2,
+    strides: 1,
+    pad: "valid",
+  },
 ]; // deno-fmt-ignore
 
 function describe(c: Case): string {
@@ -236,7 +283,7 @@ Deno.test("Conv2D matches cpu", async () => {
   const cases = [...CASES, { ...CASES[1], dilations: 2 }, {
     ...CASES[0],
     dilations: 2,
-  }];
+  }, { ...CASES[12], dilations: 2 }];
   for (const [i, c] of cases.entries()) {
     const d = inputs(c, 100 + i);
     await compareWithCpu(
@@ -478,7 +525,11 @@ function tap(x: Float32Array, g: ConvGeometry, r: number, k: number): number {
 }
 
 Deno.test("im2col, its transpose and col2im follow the definition", () => {
-  for (const c of [...CASES, { ...CASES[2], dilations: 2 }]) {
+  const dilated = [{ ...CASES[2], dilations: 2 }, {
+    ...CASES[14],
+    dilations: 2,
+  }];
+  for (const c of [...CASES, ...dilated]) {
     const g = geometry(c);
     const m = colRows(g);
     const k = colCols(g);
@@ -493,6 +544,15 @@ Deno.test("im2col, its transpose and col2im follow the definition", () => {
     im2col(x, g, col, 0, half);
     im2col(x, g, col.subarray(half * k), half, m);
     assertClose(col, expected, 0, `im2col ${describe(c)}`);
+
+    // Input and output in one buffer, as on the wasm heap (copyWithin path).
+    const heap = new Float32Array(7 + x.length + m * k).fill(NaN);
+    const xIn = heap.subarray(3, 3 + x.length);
+    xIn.set(x);
+    const colIn = heap.subarray(7 + x.length);
+    im2col(xIn, g, colIn, 0, half);
+    im2col(xIn, g, colIn.subarray(half * k), half, m);
+    assertClose(colIn, expected, 0, `im2col in one buffer ${describe(c)}`);
 
     const colT = new Float32Array(m * k).fill(NaN);
     im2colTransposed(x, g, colT, m, 0, m);
@@ -511,6 +571,25 @@ Deno.test("im2col, its transpose and col2im follow the definition", () => {
     for (let i = 0; i < m * k; i++) lhs += expected[i] * y[i];
     for (let i = 0; i < x.length; i++) rhs += x[i] * dx[i];
     assertClose([lhs], [rhs], 1e-4, `col2im adjoint ${describe(c)}`);
+
+    // The gathering col2im equals the scattering one, image chunk by chunk,
+    // and leaves images outside its range alone.
+    const perImage = g.outH * g.outW * k;
+    const firstImages = Math.floor(g.batch / 2);
+    const gathered = new Float32Array(x.length).fill(NaN);
+    col2imImages(y, g, gathered, 0, firstImages);
+    const imageSize = g.inH * g.inW * g.inC;
+    if (!gathered.subarray(firstImages * imageSize).every(Number.isNaN)) {
+      throw new Error(`col2imImages wrote past its images ${describe(c)}`);
+    }
+    col2imImages(
+      y.subarray(firstImages * perImage),
+      g,
+      gathered,
+      firstImages,
+      g.batch,
+    );
+    assertClose(gathered, dx, 1e-5, `col2imImages ${describe(c)}`);
   }
 });
 

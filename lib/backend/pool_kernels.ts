@@ -1,0 +1,216 @@
+/**
+ * Max-pooling gradient on the tfjs wasm backend's heap.
+ *
+ * `MaxPoolGrad` sends each window's `dy` to the window's first maximum of
+ * the input, scanning rows then columns and keeping a value only when it is
+ * strictly greater, exactly as tfjs-backend-cpu does (so ties go to the
+ * first maximum, NaN is never a maximum, and a window of only NaN or
+ * `-Infinity` passes no gradient). It reads `dy` and `input` only; the
+ * pooled `output` tfjs also passes is not needed.
+ *
+ * Windows that cannot overlap (stride at least the window, no padding, no
+ * dilation: the usual 2x2 stride 2 "valid" pooling) take a single pass over
+ * `dy` that writes each gradient once; any other pooling takes a general
+ * loop that accumulates.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { asWasmBackend, f32View } from "./wasm_heap.ts";
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+type Strides = [number, number] | number;
+type Pad = "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+type Rounding = "floor" | "round" | "ceil" | undefined;
+
+/**
+ * The `MaxPoolGrad` kernel for float32 `dy` and `input` on wasm; returns
+ * null for other dtypes so the caller can fall back to the stock kernel.
+ */
+export function wasmMaxPoolGrad(args: KernelArgs): tf.TensorInfo | null {
+  const backend = asWasmBackend(args.backend);
+  const attrs = args.attrs ?? {};
+  const { dy, input } = args.inputs as {
+    dy: tf.TensorInfo;
+    input: tf.TensorInfo;
+  };
+  if (dy.dtype !== "float32" || input.dtype !== "float32") return null;
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    attrs.filterSize as [number, number] | number,
+    attrs.strides as Strides,
+    1,
+    attrs.pad as Pad,
+    attrs.dimRoundingMode as Rounding,
+  );
+  const out = backend.makeOutput(input.shape, "float32");
+  // Views only after the allocation: heap growth replaces the buffer.
+  const dx = f32View(backend, out);
+  const xs = f32View(backend, input);
+  const dys = f32View(backend, dy);
+  dx.fill(0);
+  if (dx.length === 0 || dys.length === 0) return out;
+  if (isDisjoint(info)) {
+    if (info.filterHeight === 2 && info.filterWidth === 2) {
+      maxPoolGrad2x2(info, xs, dys, dx);
+    } else {
+      maxPoolGradDisjoint(info, xs, dys, dx);
+    }
+  } else {
+    maxPoolGradGeneral(info, xs, dys, dx);
+  }
+  return out;
+}
+
+/** True when every window lies inside the input and no two overlap. */
+export function isDisjoint(info: tf.backend_util.Conv2DInfo): boolean {
+  return info.dilationHeight === 1 && info.dilationWidth === 1 &&
+    info.padInfo.top === 0 && info.padInfo.left === 0 &&
+    info.strideHeight >= info.filterHeight &&
+    info.strideWidth >= info.filterWidth &&
+    (info.outHeight - 1) * info.strideHeight + info.filterHeight <=
+      info.inHeight &&
+    (info.outWidth - 1) * info.strideWidth + info.filterWidth <= info.inWidth;
+}
+
+/**
+ * 2x2 windows that do not overlap, one write per value. The first maximum
+ * is picked by a branch-free tournament (a vs b, c vs d, then the winners;
+ * ties keep the earlier tap): with relu inputs full of ties the branchy scan
+ * mispredicts about once per value and runs 2-3x slower. The tournament
+ * equals the scan unless a window holds a NaN or its maximum is -Infinity;
+ * those values take the scan.
+ */
+function maxPoolGrad2x2(
+  info: tf.backend_util.Conv2DInfo,
+  xs: Float32Array,
+  dys: Float32Array,
+  dx: Float32Array,
+): void {
+  const { batchSize, inHeight, inWidth, inChannels: c } = info;
+  const { outHeight, outWidth, strideHeight, strideWidth } = info;
+  const rowStep = inWidth * c;
+  const down = rowStep + c;
+  let y = 0;
+  for (let b = 0; b < batchSize; b++) {
+    const image = b * inHeight * rowStep;
+    for (let oy = 0; oy < outHeight; oy++) {
+      const row = image + oy * strideHeight * rowStep;
+      for (let ox = 0; ox < outWidth; ox++, y += c) {
+        const corner = row + ox * strideWidth * c;
+        for (let ch = 0; ch < c; ch++) {
+          const p = corner + ch;
+          const xa = xs[p], xb = xs[p + c];
+          const xc = xs[p + rowStep], xd = xs[p + down];
+          // Comparisons as 0/-1 masks: no branches.
+          const top = c & -(+(xb > xa));
+          const bottom = rowStep + (c & -(+(xd > xc)));
+          const pick = -(+(xs[p + bottom] > xs[p + top]));
+          const off = top ^ ((top ^ bottom) & pick);
+          const sum = xa + xb + xc + xd;
+          if (sum === sum && xs[p + off] > -Infinity) {
+            dx[p + off] = dys[y + ch];
+            continue;
+          }
+          let best = -Infinity;
+          let where = -1;
+          for (const q of [p, p + c, p + rowStep, p + down]) {
+            if (xs[q] > best) {
+              best = xs[q];
+              where = q;
+            }
+          }
+          if (where >= 0) dx[where] = dys[y + ch];
+        }
+      }
+    }
+  }
+}
+
+/** Windows of any size that do not overlap: one write per value. */
+function maxPoolGradDisjoint(
+  info: tf.backend_util.Conv2DInfo,
+  xs: Float32Array,
+  dys: Float32Array,
+  dx: Float32Array,
+): void {
+  const { batchSize, inHeight, inWidth, inChannels: c } = info;
+  const { outHeight, outWidth, strideHeight, strideWidth } = info;
+  const { filterHeight, filterWidth } = info;
+  const rowStep = inWidth * c;
+  let y = 0;
+  for (let b = 0; b < batchSize; b++) {
+    const image = b * inHeight * rowStep;
+    for (let oy = 0; oy < outHeight; oy++) {
+      const row = image + oy * strideHeight * rowStep;
+      for (let ox = 0; ox < outWidth; ox++, y += c) {
+        const corner = row + ox * strideWidth * c;
+        for (let ch = 0; ch < c; ch++) {
+          let best = -Infinity;
+          let where = -1;
+          for (let fy = 0; fy < filterHeight; fy++) {
+            let p = corner + fy * rowStep + ch;
+            for (let fx = 0; fx < filterWidth; fx++, p += c) {
+              const v = xs[p];
+              if (v > best) {
+                best = v;
+                where = p;
+              }
+            }
+          }
+          if (where >= 0) dx[where] = dys[y + ch];
+        }
+      }
+    }
+  }
+}
+
+/** Any pooling geometry: overlapping windows add into dx. */
+function maxPoolGradGeneral(
+  info: tf.backend_util.Conv2DInfo,
+  xs: Float32Array,
+  dys: Float32Array,
+  dx: Float32Array,
+): void {
+  const { batchSize, inHeight, inWidth, inChannels: c } = info;
+  const { outHeight, outWidth, strideHeight, strideWidth } = info;
+  const { effectiveFilterHeight, effectiveFilterWidth } = info;
+  const { dilationHeight, dilationWidth } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  // Input offsets of the window's taps inside the image, in scan order
+  // (rows, then columns) so ties go to the first maximum as on cpu.
+  const taps = new Int32Array(
+    Math.ceil(effectiveFilterHeight / dilationHeight) *
+      Math.ceil(effectiveFilterWidth / dilationWidth),
+  );
+  let y = 0;
+  for (let b = 0; b < batchSize; b++) {
+    for (let oy = 0; oy < outHeight; oy++) {
+      for (let ox = 0; ox < outWidth; ox++, y += c) {
+        let nTaps = 0;
+        for (let fy = 0; fy < effectiveFilterHeight; fy += dilationHeight) {
+          const iy = oy * strideHeight - top + fy;
+          if (iy < 0 || iy >= inHeight) continue;
+          for (let fx = 0; fx < effectiveFilterWidth; fx += dilationWidth) {
+            const ix = ox * strideWidth - left + fx;
+            if (ix < 0 || ix >= inWidth) continue;
+            taps[nTaps++] = ((b * inHeight + iy) * inWidth + ix) * c;
+          }
+        }
+        for (let ch = 0; ch < c; ch++) {
+          let best = -Infinity;
+          let where = -1;
+          for (let t = 0; t < nTaps; t++) {
+            const v = xs[taps[t] + ch];
+            if (v > best) {
+              best = v;
+              where = taps[t] + ch;
+            }
+          }
+          if (where >= 0) dx[where] += dys[y + ch];
+        }
+      }
+    }
+  }
+}
