@@ -8,7 +8,7 @@ src=lib/backend/wasm/kernels.c
 out=lib/backend/wasm/kernels_wasm.ts
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-clang --target=wasm32 -O3 -msimd128 -nostdlib -Wl,--no-entry \
+clang --target=wasm32 -O3 -msimd128 -fno-builtin -nostdlib -Wl,--no-entry \
   -Wl,--import-memory -o "$tmp/kernels.wasm" "$src"
 # The module shares tfjs' memory: it must not own a stack or static data there.
 if command -v wasm2wat >/dev/null; then

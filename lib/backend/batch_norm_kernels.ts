@@ -141,7 +141,8 @@ function featureSums(
   const rows = xv.length / c;
   const ref = Float64Array.from(xv.subarray(0, c));
   if (k) {
-    const s = new HeapScratch(backend, c, 2, 1);
+    // doubles: s1, s2; floats: ref and the module's two partial sums.
+    const s = new HeapScratch(backend, c, 2, 3);
     try {
       s.zeroDoubles();
       s.f32(0).set(ref);
@@ -152,6 +153,8 @@ function featureSums(
         s.f32Ptr(0),
         s.f64Ptr(0),
         s.f64Ptr(1),
+        s.f32Ptr(1),
+        s.f32Ptr(2),
       );
       return {
         ref,
@@ -278,7 +281,9 @@ interface FeatureParams {
  * `[dx, dgamma, dbeta, dbias]`. With `g = dy * act'(z)`, `xc = x + bias -
  * mean`, `d = std + eps`:
  * `dx = (gamma / d) * (g - mean(g) - xc * mean(g * xc) / (d * std))`,
- * `dgamma = sum(g * xc) / d`, `dbeta = sum(g)`, `dbias = sum(dx)`.
+ * `dgamma = sum(g * xc) / d`, `dbeta = sum(g)`, and `dbias = 0`: the batch
+ * mean absorbs any bias, so its exact gradient is zero (summing dx would only
+ * add rounding noise).
  */
 function batchNormActGrad(args: KernelArgs): tf.TensorInfo[] {
   const backend = asWasmBackend(args.backend);
@@ -312,7 +317,7 @@ function batchNormActGrad(args: KernelArgs): tf.TensorInfo[] {
   }
 
   // Pass 1 writes g = dy * act'(z) into dx and sums g and g * xc; pass 2
-  // turns g into dx = g * scale + x * coef + offset and sums dx.
+  // turns g into dx = g * scale + x * coef + offset.
   const coefs = (sumG: Float64Array, sumGX: Float64Array) => {
     const coef = new Float32Array(c), offset = new Float32Array(c);
     for (let j = 0; j < c; j++) {
@@ -328,11 +333,11 @@ function batchNormActGrad(args: KernelArgs): tf.TensorInfo[] {
     ? gradPassesWasm(k, backend, inputs, dxOut, act, p, coefs)
     : gradPassesJs(backend, inputs, dxOut, act, p, coefs);
 
-  const dg = view(dgOut), db = view(dbOut), dbias = view(dbiasOut);
+  const dg = view(dgOut), db = view(dbOut);
+  view(dbiasOut).fill(0);
   for (let j = 0; j < c; j++) {
     dg[j] = sums.sumGX[j] / (std[j] + epsilon);
     db[j] = sums.sumG[j];
-    dbias[j] = sums.sumDx[j];
   }
   return [dxOut, dgOut, dbOut, dbiasOut];
 }
@@ -345,7 +350,6 @@ type Coefs = (
 interface GradSums {
   sumG: Float64Array;
   sumGX: Float64Array;
-  sumDx: Float64Array;
 }
 
 function gradPassesWasm(
@@ -360,8 +364,9 @@ function gradPassesWasm(
   const c = p.scale.length;
   const x = heapOffset(backend, inputs.x!), dx = heapOffset(backend, dxOut);
   const rows = tf.util.sizeFromShape(inputs.x!.shape) / c;
-  // doubles: sumG, sumGX, sumDx; floats: scale, shift, meanX, coef, offset.
-  const s = new HeapScratch(backend, c, 3, 5);
+  // doubles: sumG, sumGX; floats: scale, shift, meanX, coef, offset and the
+  // module's two partial sums.
+  const s = new HeapScratch(backend, c, 2, 7);
   try {
     s.zeroDoubles();
     s.f32(0).set(p.scale);
@@ -380,6 +385,8 @@ function gradPassesWasm(
       act,
       s.f64Ptr(0),
       s.f64Ptr(1),
+      s.f32Ptr(5),
+      s.f32Ptr(6),
     );
     const sumG = Float64Array.from(s.f64(0));
     const sumGX = Float64Array.from(s.f64(1));
@@ -394,9 +401,8 @@ function gradPassesWasm(
       s.f32Ptr(0),
       s.f32Ptr(3),
       s.f32Ptr(4),
-      s.f64Ptr(2),
     );
-    return { sumG, sumGX, sumDx: Float64Array.from(s.f64(2)) };
+    return { sumG, sumGX };
   } finally {
     s.free();
   }
@@ -433,15 +439,12 @@ function gradPassesJs(
     }
   }
   const { coef, offset } = coefs(sumG, sumGX);
-  const sumDx = new Float64Array(c);
   for (let o = 0; o < xv.length; o += c) {
     for (let j = 0; j < c; j++) {
-      const v = g[o + j] * p.scale[j] + xv[o + j] * coef[j] + offset[j];
-      g[o + j] = v;
-      sumDx[j] += v;
+      g[o + j] = g[o + j] * p.scale[j] + xv[o + j] * coef[j] + offset[j];
     }
   }
-  return { sumG, sumGX, sumDx };
+  return { sumG, sumGX };
 }
 
 /** The population statistics' moving averages (small: one value a feature). */

@@ -15,7 +15,7 @@ import type { WasmBackend } from "./wasm_heap.ts";
 
 /** The exports of kernels.c; pointers are byte offsets on the heap. */
 export interface WasmKernels {
-  /** Per-feature sums of `x - ref` and its square, added into `s1`, `s2` (f64). */
+  /** Per-feature sums of `x - ref` and its square, added into `s1`, `s2` (f64; `p1`, `p2` f32 scratch). */
   bn_stats(
     x: number,
     rows: number,
@@ -23,6 +23,8 @@ export interface WasmKernels {
     ref: number,
     s1: number,
     s2: number,
+    p1: number,
+    p2: number,
   ): void;
   /** `y = act(x * scale + shift)`: act 0 linear, 1 relu, 2 tanh, 3 hardtanh, 4 softplus. */
   bn_apply(
@@ -34,7 +36,7 @@ export interface WasmKernels {
     shift: number,
     act: number,
   ): void;
-  /** `g = dy * act'(z)` and its per-feature sums `sumG`, `sumGX` (f64). */
+  /** `g = dy * act'(z)` and its per-feature sums `sumG`, `sumGX` (f64; `p1`, `p2` f32 scratch). */
   bn_grad_sums(
     x: number,
     dy: number,
@@ -48,8 +50,10 @@ export interface WasmKernels {
     act: number,
     sumG: number,
     sumGX: number,
+    p1: number,
+    p2: number,
   ): void;
-  /** In place `g = g * scale + x * coef + offset`, summed into `sum` (f64). */
+  /** In place `g = g * scale + x * coef + offset`. */
   bn_grad_apply(
     x: number,
     g: number,
@@ -58,7 +62,6 @@ export interface WasmKernels {
     scale: number,
     coef: number,
     offset: number,
-    sum: number,
   ): void;
   /** `n` seeded standard normal floats into `out` (see lib/nn/random_normal.ts). */
   randn(out: number, n: number, seed: number): void;

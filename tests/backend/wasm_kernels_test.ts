@@ -37,6 +37,8 @@ async function onModule(z: number[], act: number, grad = false) {
         act,
         sums,
         sums + 8,
+        at(4),
+        at(4) + 4,
       );
       return Array.from(f32(at(2), n));
     }

@@ -9,19 +9,44 @@
  * data segment.
  *
  * Layout: x is row-major [rows, c]; per-feature arrays have c entries.
+ * Pointers marked restrict must not overlap.
  */
 #define EXPORT(name) __attribute__((export_name(#name)))
 
-/* s1[j] += x - ref[j], s2[j] += (x - ref[j])^2 over all rows, in double. */
+/*
+ * Sums over rows go through float32 partials p (c entries, caller's scratch)
+ * flushed into the float64 totals every BLOCK rows: the loops stay 4 lanes
+ * wide, and a block of 16 float32 additions loses nothing that matters.
+ */
+#define BLOCK 16
+
+static inline void flush(double *total, float *partial, int c) {
+  for (int j = 0; j < c; j++) {
+    total[j] += (double)partial[j];
+    partial[j] = 0.0f;
+  }
+}
+
+/*
+ * s1[j] += x - ref[j], s2[j] += (x - ref[j])^2 over all rows (float64
+ * totals; p1, p2 float32 partials, zeroed here).
+ */
 EXPORT(bn_stats)
-void bn_stats(const float *x, int rows, int c, const float *ref, double *s1,
-              double *s2) {
-  for (int r = 0; r < rows; r++, x += c) {
-    for (int j = 0; j < c; j++) {
-      double v = (double)(x[j] - ref[j]);
-      s1[j] += v;
-      s2[j] += v * v;
+void bn_stats(const float *restrict x, int rows, int c,
+              const float *restrict ref, double *restrict s1,
+              double *restrict s2, float *restrict p1, float *restrict p2) {
+  for (int j = 0; j < c; j++) p1[j] = p2[j] = 0.0f;
+  for (int r0 = 0; r0 < rows; r0 += BLOCK) {
+    int r1 = r0 + BLOCK < rows ? r0 + BLOCK : rows;
+    for (int r = r0; r < r1; r++, x += c) {
+      for (int j = 0; j < c; j++) {
+        float v = x[j] - ref[j];
+        p1[j] += v;
+        p2[j] += v * v;
+      }
     }
+    flush(s1, p1, c);
+    flush(s2, p2, c);
   }
 }
 
@@ -33,11 +58,21 @@ static inline float bits_to_float(int i) {
   return u.f;
 }
 
-/* exp(x), Cephes' single-precision polynomial (about 1 ulp), branch-free. */
+static inline int float_to_bits(float f) {
+  union { float f; int i; } u = {f};
+  return u.i;
+}
+
+/*
+ * exp(x), Cephes' single-precision polynomial (about 1 ulp), branch-free;
+ * 0 below -87, infinity above 88.
+ * Adding 1.5 * 2^23 rounds x / ln 2 to an integer n held in the low mantissa
+ * bits, which avoids float-to-int conversions (slow in wasm SIMD).
+ */
 static inline float exp_approx(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  x = x > 88.0f ? 88.0f : x;
-  float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+  float t = x * 1.44269504088896341f + 12582912.0f;
+  float n = t - 12582912.0f;
+  int ni = float_to_bits(t) - 0x4B400000;
   float r = x - n * 0.693359375f + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -46,7 +81,11 @@ static inline float exp_approx(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  return p * bits_to_float(((int)n + 127) << 23);
+  float y = p * bits_to_float((ni + 127) << 23);
+  /* Out of range the above is garbage: select the limits (a clamp of x
+   * compiles to wasm's NaN-propagating min/max, which V8 makes slow). */
+  y = x < -87.0f ? 0.0f : y;
+  return x > 88.0f ? __builtin_inff() : y;
 }
 
 /* log(u) for u in [1, 2], Cephes' single-precision polynomial. */
@@ -68,18 +107,25 @@ static inline float log_1_2(float u) {
   return x + y + 0.693359375f * e;
 }
 
-/* log(1 + t) for t in [0, 1], accurate for tiny t too (Goldberg's trick). */
+/*
+ * log(1 + t) for t in [0, 1]: 2 atanh(s) with s = t / (2 + t) <= 1/3, whose
+ * odd series converges fast; accurate for tiny t too.
+ */
 static inline float log1p_0_1(float t) {
-  float u = 1.0f + t;
-  float d = u - 1.0f;
-  return d == 0.0f ? t : log_1_2(u) * (t / d);
+  float s = t / (2.0f + t), s2 = s * s;
+  float p = 1.0f / 15.0f;
+  p = p * s2 + 1.0f / 13.0f;
+  p = p * s2 + 1.0f / 11.0f;
+  p = p * s2 + 1.0f / 9.0f;
+  p = p * s2 + 1.0f / 7.0f;
+  p = p * s2 + 1.0f / 5.0f;
+  p = p * s2 + 1.0f / 3.0f;
+  return 2.0f * (s + s * s2 * p);
 }
 
+/* tanh(z) = 1 - 2 / (exp(2z) + 1): about 1e-7 absolute error. */
 static inline float tanh_approx(float z) {
-  float a = z < 0.0f ? -z : z;
-  float t = exp_approx(-2.0f * a);
-  float r = (1.0f - t) / (1.0f + t);
-  return z < 0.0f ? -r : r;
+  return 1.0f - 2.0f / (exp_approx(2.0f * z) + 1.0f);
 }
 
 static inline float softplus_approx(float z) {
@@ -117,26 +163,38 @@ void bn_apply(const float *x, float *y, int rows, int c, const float *scale,
 }
 
 #define GRAD_LOOP(expr)                                                        \
-  for (int r = 0; r < rows; r++, x += c, dy += c, y += c, g += c)              \
-    for (int j = 0; j < c; j++) {                                              \
-      float d = dy[j];                                                         \
-      float z = x[j] * scale[j] + shift[j];                                    \
-      (void)z;                                                                 \
-      d = expr;                                                                \
-      g[j] = d;                                                                \
-      sumG[j] += (double)d;                                                    \
-      sumGX[j] += (double)(d * (x[j] - meanx[j]));                             \
-    }
+  for (int r0 = 0; r0 < rows; r0 += BLOCK) {                                   \
+    int r1 = r0 + BLOCK < rows ? r0 + BLOCK : rows;                            \
+    for (int r = r0; r < r1; r++, x += c, dy += c, y += c, g += c) {           \
+      _Pragma("clang loop vectorize(assume_safety)")                           \
+      for (int j = 0; j < c; j++) {                                            \
+        float d = dy[j];                                                       \
+        float z = x[j] * scale[j] + shift[j];                                  \
+        (void)z;                                                               \
+        d = expr;                                                              \
+        g[j] = d;                                                              \
+        p1[j] += d;                                                            \
+        p2[j] += d * (x[j] - meanx[j]);                                        \
+      }                                                                        \
+    }                                                                          \
+    flush(sumG, p1, c);                                                        \
+    flush(sumGX, p2, c);                                                       \
+  }
 
 /*
  * Backward pass 1: g = dy * act'(z) with z = x * scale + shift (relu from
  * y > 0, tanh from 1 - y^2, hardtanh where -1 <= z <= 1, softplus as
- * sigmoid(z)), and sumG[j] += g, sumGX[j] += g * (x - meanx[j]) in double.
+ * sigmoid(z)), and sumG[j] += g, sumGX[j] += g * (x - meanx[j]) (float64
+ * totals; p1, p2 float32 partials, zeroed here).
  */
 EXPORT(bn_grad_sums)
-void bn_grad_sums(const float *x, const float *dy, const float *y, float *g,
-                  int rows, int c, const float *scale, const float *shift,
-                  const float *meanx, int act, double *sumG, double *sumGX) {
+void bn_grad_sums(const float *restrict x, const float *restrict dy,
+                  const float *restrict y, float *restrict g, int rows, int c,
+                  const float *restrict scale, const float *restrict shift,
+                  const float *restrict meanx, int act, double *restrict sumG,
+                  double *restrict sumGX, float *restrict p1,
+                  float *restrict p2) {
+  for (int j = 0; j < c; j++) p1[j] = p2[j] = 0.0f;
   switch (act) {
   case RELU:
     GRAD_LOOP(y[j] > 0.0f ? d : 0.0f);
@@ -155,18 +213,12 @@ void bn_grad_sums(const float *x, const float *dy, const float *y, float *g,
   }
 }
 
-/* Backward pass 2, in place: g = g * scale + x * coef + offset; sum[j] += g. */
+/* Backward pass 2, in place: g = g * scale + x * coef + offset. */
 EXPORT(bn_grad_apply)
 void bn_grad_apply(const float *x, float *g, int rows, int c,
-                   const float *scale, const float *coef, const float *offset,
-                   double *sum) {
-  for (int r = 0; r < rows; r++, x += c, g += c) {
-    for (int j = 0; j < c; j++) {
-      float v = g[j] * scale[j] + x[j] * coef[j] + offset[j];
-      g[j] = v;
-      sum[j] += (double)v;
-    }
-  }
+                   const float *scale, const float *coef, const float *offset) {
+  for (int r = 0; r < rows; r++, x += c, g += c)
+    for (int j = 0; j < c; j++) g[j] = g[j] * scale[j] + x[j] * coef[j] + offset[j];
 }
 
 /*
