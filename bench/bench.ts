@@ -4,7 +4,7 @@
  * matmul GFLOP/s against the BLAS's own peak.
  *
  * ```sh
- * OPENBLAS_CORETYPE=SkylakeX deno task bench           # full run
+ * deno task bench                                     # full run
  * deno task bench --quick                              # smoke run
  * deno task bench --models ffvae_bs100 --backends wasm+blas --threads 1
  * deno task bench --markdown                           # README table
@@ -21,7 +21,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { loadBlas } from "../lib/backend/blas.ts";
+import { coreTypeSet, loadBlas } from "../lib/backend/blas.ts";
 import {
   type BackendInfo,
   describeBackend,
@@ -235,6 +235,7 @@ export class TorchRef {
           env: {
             OMP_NUM_THREADS: String(threads),
             OPENBLAS_NUM_THREADS: String(threads),
+            OPENBLAS_CORETYPE: Deno.env.get("OPENBLAS_CORETYPE") ?? "",
             ...(waitPolicy === "passive" ? { OMP_WAIT_POLICY: "PASSIVE" } : {}),
           },
         }).spawn();
@@ -652,40 +653,33 @@ function markdownTables(
 // ---------------------------------------------------------------- main
 
 /** The OpenBLAS core type this CPU's flags allow: SkylakeX with AVX-512, else Haswell. */
-function suggestedCoreType(): string {
-  try {
-    const flags = Deno.readTextFileSync("/proc/cpuinfo");
-    if (/\bavx512f\b/.test(flags)) return "SkylakeX";
-  } catch {
-    // not Linux: fall through
-  }
-  return "Haswell";
-}
-
 async function main(): Promise<void> {
   const opts = parseOptions(Deno.args);
   // With --markdown, stdout gets only the tables; progress goes to stderr.
   const log = opts.markdown ? console.error : console.log;
   const [l1, l5] = Deno.loadavg();
+  // Loading our BLAS may set OPENBLAS_CORETYPE (lib/backend/blas.ts); PyTorch,
+  // started later, inherits it, so both multiply with the same kernels.
+  const blas = loadBlas();
   const coretype = Deno.env.get("OPENBLAS_CORETYPE");
   log(
     `# bench: ${opts.threads} thread${opts.threads === 1 ? "" : "s"}, ` +
       `${navigator.hardwareConcurrency} cores, load ${l1.toFixed(2)} ` +
-      `(5 min ${l5.toFixed(2)}), OPENBLAS_CORETYPE=${coretype ?? "(unset)"}, ` +
+      `(5 min ${l5.toFixed(2)}), OPENBLAS_CORETYPE=${coretype ?? "(unset)"}${
+        coreTypeSet ? " (set from the CPU's flags, for both sides)" : ""
+      }, ` +
       `${opts.rounds} round${opts.rounds === 1 ? "" : "s"} of ${
         opts.timing.steps
           ? `${opts.timing.steps} steps`
           : `>= ${opts.timing.seconds} s`
       }`,
   );
-  const blas = loadBlas();
   blas?.setThreads(opts.threads);
   log(`# blas: ${blas ? blas.describe() : "none loaded"}`);
   if (blas && /Prescott/i.test(blas.describe())) {
     log(
-      "# note: OpenBLAS picked its slow Prescott kernels; set " +
-        `OPENBLAS_CORETYPE=${suggestedCoreType()} in the environment (for ` +
-        "both our BLAS and PyTorch's).",
+      "# note: OpenBLAS runs its slow generic Prescott kernels; unset " +
+        "OPENBLAS_CORETYPE to let lib/backend/blas.ts choose from the CPU's flags.",
     );
   }
 
@@ -714,7 +708,8 @@ async function main(): Promise<void> {
       log(
         `# torch: ${started.info.torch}, ${started.info.threads} ` +
           `thread${started.info.threads === 1 ? "" : "s"}, ` +
-          `OpenMP wait ${policy}, ${libs.join(" ") || "no OpenBLAS loaded"}`,
+          `OpenMP wait ${policy}, ${libs.join(" ") || "no OpenBLAS loaded"}, ` +
+          `OPENBLAS_CORETYPE=${started.info.openblas_coretype || "(unset)"}`,
       );
     }
   } else {

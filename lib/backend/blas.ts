@@ -6,6 +6,14 @@
  * row-major `Float32Array`s; a view (`subarray`) passes a pointer into any
  * buffer, the wasm backend's heap included, so no data is copied.
  *
+ * OpenBLAS picks its kernels from the CPU model it recognizes; a release older
+ * than the CPU falls back to slow generic ones (Debian 12's 0.3.21 calls
+ * recent Xeons "Prescott": 3-5x slower sgemm). Unless `OPENBLAS_CORETYPE` is
+ * already set, {@linkcode loadBlas} sets it from the instruction sets the CPU
+ * reports (see {@linkcode coreTypeForCpu}); set `OPENBLAS_CORETYPE=` (empty)
+ * to keep OpenBLAS's own choice. Child processes inherit the setting, so a
+ * PyTorch started afterwards uses the same kernels.
+ *
  * @module
  */
 
@@ -97,6 +105,38 @@ export function blasCandidates(): string[] {
   return list;
 }
 
+/**
+ * The OpenBLAS core type matching the instruction sets in `cpuinfo` (the text
+ * of Linux's /proc/cpuinfo): "SkylakeX" with AVX-512 (F, CD, BW, DQ, VL),
+ * "Haswell" with AVX2 and FMA, else null.
+ */
+export function coreTypeForCpu(cpuinfo: string): string | null {
+  const line = /^flags\s*:(.*)$/m.exec(cpuinfo)?.[1] ?? "";
+  const flags = new Set(line.trim().split(/\s+/));
+  const has = (...names: string[]) => names.every((n) => flags.has(n));
+  if (has("avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl")) {
+    return "SkylakeX";
+  }
+  if (has("avx2", "fma")) return "Haswell";
+  return null;
+}
+
+/** What {@linkcode loadBlas} set `OPENBLAS_CORETYPE` to ("" if nothing). */
+export let coreTypeSet = "";
+
+function configureOpenBlasCoreType(): void {
+  if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return;
+  try {
+    if (Deno.env.get("OPENBLAS_CORETYPE") !== undefined) return;
+    const type = coreTypeForCpu(Deno.readTextFileSync("/proc/cpuinfo"));
+    if (!type) return;
+    Deno.env.set("OPENBLAS_CORETYPE", type);
+    coreTypeSet = type;
+  } catch {
+    // No permission to read /proc or set the environment: OpenBLAS decides.
+  }
+}
+
 let cached: Blas | null | undefined;
 let lastError = "";
 
@@ -106,6 +146,7 @@ let lastError = "";
  */
 export function loadBlas(): Blas | null {
   if (cached !== undefined) return cached;
+  configureOpenBlasCoreType();
   const errors: string[] = [];
   for (const path of blasCandidates()) {
     try {
