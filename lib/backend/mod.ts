@@ -25,6 +25,7 @@ import {
   registerWasmConvKernels,
 } from "./conv_kernels.ts";
 import { registerWasmBatchNormKernels } from "./batch_norm_kernels.ts";
+import { registerWasmLossKernels } from "./loss_kernels.ts";
 import { registerWasmOptimizerKernels } from "./optimizer_kernels.ts";
 import { registerWasmRandomKernels } from "./random_kernels.ts";
 import {
@@ -251,6 +252,7 @@ async function activateWasm(
   registerWasmOptimizerKernels();
   registerWasmBatchNormKernels();
   registerWasmRandomKernels();
+  registerWasmLossKernels();
   const simd = tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? " SIMD" : "";
   if (!blas) {
     return {

@@ -65,6 +65,21 @@ export interface WasmKernels {
   ): void;
   /** `n` seeded standard normal floats into `out` (see lib/nn/random_normal.ts). */
   randn(out: number, n: number, seed: number): void;
+  /** `sum((x - y)^2)` (`p`: 16 floats of scratch). */
+  sq_err_sum(x: number, y: number, n: number, p: number): number;
+  /** `dy = scale * (y - x)`. */
+  sq_err_grad(x: number, y: number, dy: number, n: number, scale: number): void;
+  /** `sum(2 log(sigma + 1e-12) - sigma^2 - mu^2 + 1)` (`p`: 16 floats of scratch). */
+  gauss_kl_sum(mu: number, sigma: number, n: number, p: number): number;
+  /** `dmu = g mu`, `dsigma = g (sigma - 1 / (sigma + 1e-12))`. */
+  gauss_kl_grad(
+    mu: number,
+    sigma: number,
+    dmu: number,
+    dsigma: number,
+    n: number,
+    g: number,
+  ): void;
   /** The Nesterov momentum update into `outP`, `outM`. */
   nesterov(
     p: number,

@@ -15,6 +15,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { BatchNorm } from "../nn/batch_norm.ts";
 import { DenseBN } from "../nn/dense_bn.ts";
 import type { Module, NormMode } from "../nn/module.ts";
+import { gaussianKL, sumSquaredError } from "../nn/losses.ts";
 import { randomNormal } from "../nn/random_normal.ts";
 import { Rng } from "../random.ts";
 
@@ -160,17 +161,7 @@ export function vaeCostTerms(
   mu: tf.Tensor,
   sigma: tf.Tensor,
 ): VAECost {
-  // The tiny floor keeps log finite if softplus underflows to 0.
-  const logSigma = tf.log(tf.add(sigma, 1e-12));
-  const kl = tf.mul(
-    -0.5,
-    tf.sum(
-      tf.add(
-        tf.sub(tf.sub(tf.mul(logSigma, 2), tf.square(sigma)), tf.square(mu)),
-        1,
-      ),
-    ),
-  ) as tf.Scalar;
-  const reconstruction = tf.sum(tf.squaredDifference(x, y)) as tf.Scalar;
+  const kl = gaussianKL(mu, sigma);
+  const reconstruction = sumSquaredError(x, y);
   return { total: tf.add(kl, reconstruction), kl, reconstruction };
 }

@@ -270,13 +270,14 @@ static inline float sin_turns(float t) {
 
 /*
  * Box-Muller from counter-based uniforms: pair i of stream `key` gives
- * radius sqrt(-2 log u1) and turn u2, u1 in (0, 1), u2 in [0, 1).
+ * radius sqrt(-2 log u1) and turn u2, u1 in (0, 1), u2 in [0, 1). The 24-bit
+ * values convert as signed ints: unsigned conversion is slow in wasm SIMD.
  */
 #define NORMAL_PAIR(i, radius, turn)                                           \
   unsigned h1 = fmix32(fmix32(key + 2u * (unsigned)(i)) + key);                \
   unsigned h2 = fmix32(fmix32(key + 2u * (unsigned)(i) + 1u) + key);           \
-  float u1 = (float)(h1 >> 8) * 5.9604645e-8f + 2.98023224e-8f;                \
-  float turn = (float)(h2 >> 8) * 5.9604645e-8f;                               \
+  float u1 = (float)(int)(h1 >> 8) * 5.9604645e-8f + 2.98023224e-8f;          \
+  float turn = (float)(int)(h2 >> 8) * 5.9604645e-8f;                         \
   float radius = __builtin_sqrtf(-2.0f * log_approx(u1));
 
 /*
@@ -299,5 +300,63 @@ void randn(float *out, int n, unsigned seed) {
     float tc = t + 0.25f;
     tc = tc >= 1.0f ? tc - 1.0f : tc;
     out[half] = r * sin_turns(tc);
+  }
+}
+
+/*
+ * Reductions over n elements: 16 float32 lanes of partials p (caller's
+ * scratch) flushed into a float64 total every 256 elements.
+ */
+#define REDUCE(n, expr)                                                        \
+  double total = 0.0;                                                          \
+  for (int j = 0; j < 16; j++) p[j] = 0.0f;                                    \
+  int full = (n) & ~15;                                                        \
+  for (int b0 = 0; b0 < full; b0 += 256) {                                     \
+    int b1 = b0 + 256 < full ? b0 + 256 : full;                                \
+    for (int b = b0; b < b1; b += 16) {                                        \
+      _Pragma("clang loop vectorize(assume_safety)")                           \
+      for (int j = 0; j < 16; j++) {                                           \
+        int i = b + j;                                                         \
+        p[j] += (expr);                                                        \
+      }                                                                        \
+    }                                                                          \
+    for (int j = 0; j < 16; j++) {                                             \
+      total += (double)p[j];                                                   \
+      p[j] = 0.0f;                                                             \
+    }                                                                          \
+  }                                                                            \
+  for (int i = full; i < (n); i++) total += (double)(expr);                    \
+  return total;
+
+/* sum((x - y)^2). */
+EXPORT(sq_err_sum)
+double sq_err_sum(const float *restrict x, const float *restrict y, int n,
+                  float *restrict p) {
+  REDUCE(n, (x[i] - y[i]) * (x[i] - y[i]))
+}
+
+/* dy = scale * (y - x), the gradient of scale / 2 * sum((x - y)^2) in y. */
+EXPORT(sq_err_grad)
+void sq_err_grad(const float *restrict x, const float *restrict y,
+                 float *restrict dy, int n, float scale) {
+  for (int i = 0; i < n; i++) dy[i] = scale * (y[i] - x[i]);
+}
+
+/* sum(2 log(sigma + 1e-12) - sigma^2 - mu^2 + 1); the KL is -0.5 times it. */
+EXPORT(gauss_kl_sum)
+double gauss_kl_sum(const float *restrict mu, const float *restrict sigma,
+                    int n, float *restrict p) {
+  REDUCE(n, 2.0f * log_approx(sigma[i] + 1e-12f) - sigma[i] * sigma[i] -
+                mu[i] * mu[i] + 1.0f)
+}
+
+/* The KL's gradient times g: dmu = g mu, dsigma = g (sigma - 1 / (sigma + 1e-12)). */
+EXPORT(gauss_kl_grad)
+void gauss_kl_grad(const float *restrict mu, const float *restrict sigma,
+                   float *restrict dmu, float *restrict dsigma, int n,
+                   float g) {
+  for (int i = 0; i < n; i++) {
+    dmu[i] = g * mu[i];
+    dsigma[i] = g * (sigma[i] - 1.0f / (sigma[i] + 1e-12f));
   }
 }

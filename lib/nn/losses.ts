@@ -1,0 +1,87 @@
+/**
+ * The VAE's two cost terms as single ops with closed-form gradients, summed
+ * over every element:
+ *
+ * - {@linkcode sumSquaredError}: `sum((x - y)^2)`;
+ * - {@linkcode gaussianKL}: `KL(N(mu, sigma^2) || N(0, 1))
+ *   = -0.5 * sum(2 log(sigma + 1e-12) - sigma^2 - mu^2 + 1)`
+ *   (the floor keeps the log finite if softplus underflows to 0).
+ *
+ * Through separate ops these cost about 30 kernel calls and a dozen
+ * full-size temporaries per step; the wasm backend runs each as one kernel
+ * forward and one backward (lib/backend/loss_kernels.ts). Other backends
+ * use the separate ops, with the same values.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+
+/** Kernel names, and the gradient kernels' (see lib/backend/loss_kernels.ts). */
+export const SUM_SQUARED_ERROR = "SumSquaredError";
+/** Inputs `x`, `y`, `dy` (scalar); outputs `[dx, dy]` of the sum. */
+export const SUM_SQUARED_ERROR_GRAD = "SumSquaredErrorGrad";
+/** Inputs `mu`, `sigma`; output the KL (scalar). */
+export const GAUSSIAN_KL = "GaussianKL";
+/** Inputs `mu`, `sigma`, `dy` (scalar); outputs `[dmu, dsigma]`. */
+export const GAUSSIAN_KL_GRAD = "GaussianKLGrad";
+
+function fused(kernel: string): boolean {
+  return tf.getKernel(kernel, tf.getBackend()) !== undefined;
+}
+
+/** `sum((x - y)^2)` over every element, as a scalar. */
+export function sumSquaredError(x: tf.Tensor, y: tf.Tensor): tf.Scalar {
+  if (!fused(SUM_SQUARED_ERROR)) {
+    return tf.sum(tf.squaredDifference(x, y));
+  }
+  const op = tf.customGrad((xIn, yIn, save) => {
+    const [a, b] = [xIn, yIn] as tf.Tensor[];
+    (save as tf.GradSaveFunc)([a, b]);
+    return {
+      value: tf.engine().runKernel(SUM_SQUARED_ERROR, {
+        x: a,
+        y: b,
+      }) as tf.Scalar,
+      gradFunc: (dy, saved) =>
+        tf.engine().runKernel(SUM_SQUARED_ERROR_GRAD, {
+          x: saved[0],
+          y: saved[1],
+          dy: dy as tf.Tensor,
+        }) as tf.Tensor[],
+    };
+  });
+  return op(x, y) as tf.Scalar;
+}
+
+/** `KL(N(mu, sigma^2) || N(0, I))` summed over every element, as a scalar. */
+export function gaussianKL(mu: tf.Tensor, sigma: tf.Tensor): tf.Scalar {
+  if (!fused(GAUSSIAN_KL)) {
+    const logSigma = tf.log(tf.add(sigma, 1e-12));
+    return tf.mul(
+      -0.5,
+      tf.sum(
+        tf.add(
+          tf.sub(tf.sub(tf.mul(logSigma, 2), tf.square(sigma)), tf.square(mu)),
+          1,
+        ),
+      ),
+    );
+  }
+  const op = tf.customGrad((muIn, sigmaIn, save) => {
+    const [m, s] = [muIn, sigmaIn] as tf.Tensor[];
+    (save as tf.GradSaveFunc)([m, s]);
+    return {
+      value: tf.engine().runKernel(GAUSSIAN_KL, {
+        mu: m,
+        sigma: s,
+      }) as tf.Scalar,
+      gradFunc: (dy, saved) =>
+        tf.engine().runKernel(GAUSSIAN_KL_GRAD, {
+          mu: saved[0],
+          sigma: saved[1],
+          dy: dy as tf.Tensor,
+        }) as tf.Tensor[],
+    };
+  });
+  return op(mu, sigma) as tf.Scalar;
+}
