@@ -70,6 +70,12 @@ export interface BenchOptions {
   torchWait: "both" | TorchWaitPolicy;
   /** Python to run torch_ref.py with; null: /usr/bin/python3, then python3. */
   python: string | null;
+  /**
+   * PyTorch's OpenBLAS kernels: "same" as ours (OPENBLAS_CORETYPE as this
+   * process has it), or "auto" (unset: OpenBLAS's own detection, as a stock
+   * PyTorch gets them).
+   */
+  torchCoretype: "same" | "auto";
   /** Whether to time the matmuls. */
   matmul: boolean;
   /** Side of the square matmuls. */
@@ -98,6 +104,9 @@ const HELP = `deno task bench [options]
   --python PATH     Python with torch (default /usr/bin/python3, then python3)
   --torch-wait W    PyTorch's OpenMP wait: both (default: run both, keep the
                     faster), default (libgomp's spin), passive (OMP_WAIT_POLICY)
+  --torch-coretype C  PyTorch's OpenBLAS kernels: same (default: the core type
+                    our BLAS uses), auto (OpenBLAS's own CPU detection, as a
+                    stock PyTorch runs)
   --no-matmul       skip the matmul lines
   --matmul-size N   matmul side (default 1000)
   --markdown        print markdown tables (for README's "Speed" section)
@@ -107,6 +116,11 @@ const HELP = `deno task bench [options]
 function torchWait(raw: string): "both" | TorchWaitPolicy {
   if (raw === "both" || raw === "default" || raw === "passive") return raw;
   throw new Error(`--torch-wait ${raw}: use both, default or passive`);
+}
+
+function torchCoretype(raw: string): "same" | "auto" {
+  if (raw === "same" || raw === "auto") return raw;
+  throw new Error(`--torch-coretype ${raw}: use same or auto`);
 }
 
 /** Parses the bench's flags; throws on bad values, naming the flag. */
@@ -124,6 +138,7 @@ export function parseOptions(args: string[]): BenchOptions {
       quick: { type: "boolean", default: false },
       "no-torch": { type: "boolean", default: false },
       "torch-wait": { type: "string", default: "both" },
+      "torch-coretype": { type: "string", default: "same" },
       python: { type: "string" },
       "no-matmul": { type: "boolean", default: false },
       "matmul-size": { type: "string" },
@@ -173,6 +188,7 @@ export function parseOptions(args: string[]): BenchOptions {
     ),
     torch: !values["no-torch"],
     torchWait: torchWait(values["torch-wait"]),
+    torchCoretype: torchCoretype(values["torch-coretype"]),
     python: values.python ?? null,
     matmul: !values["no-matmul"],
     matmulSize: Math.round(num("matmul-size", values["matmul-size"], 1000)),
@@ -219,6 +235,7 @@ export class TorchRef {
     python: string | null,
     threads: number,
     waitPolicy: TorchWaitPolicy = "default",
+    coretype = Deno.env.get("OPENBLAS_CORETYPE") ?? "",
   ): Promise<{ torch: TorchRef; info: Record<string, unknown> } | string> {
     const script = fileURLToPath(new URL("./torch_ref.py", import.meta.url));
     const candidates = python ? [python] : ["/usr/bin/python3", "python3"];
@@ -235,7 +252,7 @@ export class TorchRef {
           env: {
             OMP_NUM_THREADS: String(threads),
             OPENBLAS_NUM_THREADS: String(threads),
-            OPENBLAS_CORETYPE: Deno.env.get("OPENBLAS_CORETYPE") ?? "",
+            OPENBLAS_CORETYPE: coretype,
             ...(waitPolicy === "passive" ? { OMP_WAIT_POLICY: "PASSIVE" } : {}),
           },
         }).spawn();
@@ -666,7 +683,7 @@ async function main(): Promise<void> {
     `# bench: ${opts.threads} thread${opts.threads === 1 ? "" : "s"}, ` +
       `${navigator.hardwareConcurrency} cores, load ${l1.toFixed(2)} ` +
       `(5 min ${l5.toFixed(2)}), OPENBLAS_CORETYPE=${coretype ?? "(unset)"}${
-        coreTypeSet ? " (set from the CPU's flags, for both sides)" : ""
+        coreTypeSet ? " (set from the CPU's flags)" : ""
       }, ` +
       `${opts.rounds} round${opts.rounds === 1 ? "" : "s"} of ${
         opts.timing.steps
@@ -693,7 +710,12 @@ async function main(): Promise<void> {
       ? ["default", "passive"]
       : [opts.torchWait];
     for (const policy of policies) {
-      const started = await TorchRef.start(opts.python, opts.threads, policy);
+      const started = await TorchRef.start(
+        opts.python,
+        opts.threads,
+        policy,
+        opts.torchCoretype === "same" ? coretype ?? "" : "",
+      );
       if (typeof started === "string") {
         log(
           `# torch: skipped, no Python with torch (${started}); install ` +
