@@ -16,7 +16,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { asWasmBackend, f32View } from "./wasm_heap.ts";
+import { asWasmBackend, f32View, heapOffset } from "./wasm_heap.ts";
+import { wasmKernels } from "./wasm_kernels.ts";
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 type Strides = [number, number] | number;
@@ -51,7 +52,22 @@ export function wasmMaxPoolGrad(args: KernelArgs): tf.TensorInfo | null {
   dx.fill(0);
   if (dx.length === 0 || dys.length === 0) return out;
   if (isDisjoint(info)) {
-    if (info.filterHeight === 2 && info.filterWidth === 2) {
+    const k = wasmKernels(backend);
+    if (k && info.filterHeight === 2 && info.filterWidth === 2) {
+      k.max_pool_grad_2x2(
+        heapOffset(backend, input),
+        heapOffset(backend, dy),
+        heapOffset(backend, out),
+        info.batchSize,
+        info.inHeight,
+        info.inWidth,
+        info.inChannels,
+        info.outHeight,
+        info.outWidth,
+        info.strideHeight,
+        info.strideWidth,
+      );
+    } else if (info.filterHeight === 2 && info.filterWidth === 2) {
       maxPoolGrad2x2(info, xs, dys, dx);
     } else {
       maxPoolGradDisjoint(info, xs, dys, dx);

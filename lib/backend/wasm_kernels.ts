@@ -80,6 +80,40 @@ export interface WasmKernels {
     n: number,
     g: number,
   ): void;
+  /** Rows `[rowStart, rowEnd)` of im2col (see lib/backend/im2col.ts) into `col`. */
+  im2col_rows(
+    x: number,
+    col: number,
+    inH: number,
+    inW: number,
+    inC: number,
+    outH: number,
+    outW: number,
+    fH: number,
+    fW: number,
+    strideH: number,
+    strideW: number,
+    dilationH: number,
+    dilationW: number,
+    padTop: number,
+    padLeft: number,
+    rowStart: number,
+    rowEnd: number,
+  ): void;
+  /** dx of disjoint 2x2 max pooling, windows' taps written (see kernels.c). */
+  max_pool_grad_2x2(
+    x: number,
+    dy: number,
+    dx: number,
+    batch: number,
+    inH: number,
+    inW: number,
+    c: number,
+    outH: number,
+    outW: number,
+    strideH: number,
+    strideW: number,
+  ): void;
   /** The Nesterov momentum update into `outP`, `outM`. */
   nesterov(
     p: number,

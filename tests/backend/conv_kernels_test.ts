@@ -3,6 +3,7 @@
  * kernel by kernel (via `tf.engine().runKernel`, so each attribute is the
  * one under test), plus the im2col helpers against a direct loop.
  */
+import { setWasmKernelsEnabled } from "../../lib/backend/wasm_kernels.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { loadBlas } from "../../lib/backend/blas.ts";
 import {
@@ -337,6 +338,43 @@ Deno.test("Conv2DBackpropFilter matches cpu", async () => {
           filterShape: d.fShape,
         }) as tf.Tensor,
     );
+  }
+});
+
+Deno.test("Conv2D and Conv2DBackpropFilter with JavaScript im2col (no SIMD module) match cpu", async () => {
+  setWasmKernelsEnabled(false);
+  try {
+    for (const [i, c] of CASES.entries()) {
+      const d = inputs(c, 400 + i);
+      await compareWithCpu(
+        `Conv2D (js im2col) ${describe(c)}`,
+        () =>
+          tf.engine().runKernel("Conv2D", {
+            x: tf.tensor(d.x, d.xShape),
+            filter: tf.tensor(d.f, d.fShape),
+          }, {
+            strides: c.strides,
+            pad: c.pad,
+            dataFormat: "NHWC",
+            dilations: 1,
+          }) as tf.Tensor,
+      );
+      await compareWithCpu(
+        `Conv2DBackpropFilter (js im2col) ${describe(c)}`,
+        () =>
+          tf.engine().runKernel("Conv2DBackpropFilter", {
+            x: tf.tensor(d.x, d.xShape),
+            dy: tf.tensor(d.dy, d.yShape),
+          }, {
+            strides: c.strides,
+            pad: c.pad,
+            dataFormat: "NHWC",
+            filterShape: d.fShape,
+          }) as tf.Tensor,
+      );
+    }
+  } finally {
+    setWasmKernelsEnabled(true);
   }
 });
 

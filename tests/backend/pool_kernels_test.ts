@@ -3,6 +3,7 @@
  * the cpu backend, kernel by kernel: the 2x2 and other non-overlapping
  * fast paths and the general loop, with ties, NaN and -Infinity windows.
  */
+import { setWasmKernelsEnabled } from "../../lib/backend/wasm_kernels.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { loadBlas } from "../../lib/backend/blas.ts";
 import { isDisjoint } from "../../lib/backend/pool_kernels.ts";
@@ -132,6 +133,23 @@ Deno.test("MaxPoolGrad matches cpu with ties, NaN and infinities", async () => {
   for (const [i, c] of CASES.entries()) {
     const x = tiedInput(c.shape, 3100 + i);
     await compare(c, x, `ties ${JSON.stringify(c)}`);
+  }
+});
+
+Deno.test("MaxPoolGrad's JavaScript paths (no SIMD module) match cpu too", async () => {
+  setWasmKernelsEnabled(false);
+  try {
+    for (const [i, c] of CASES.entries()) {
+      await compare(
+        c,
+        tiedInput(c.shape, 3200 + i),
+        `js ties ${JSON.stringify(c)}`,
+      );
+      const x = randn(tf.util.sizeFromShape(c.shape), 3300 + i);
+      await compare(c, x, `js random ${JSON.stringify(c)}`);
+    }
+  } finally {
+    setWasmKernelsEnabled(true);
   }
 });
 

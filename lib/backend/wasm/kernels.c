@@ -360,3 +360,87 @@ void gauss_kl_grad(const float *restrict mu, const float *restrict sigma,
     dsigma[i] = g * (sigma[i] - 1.0f / (sigma[i] + 1e-12f));
   }
 }
+
+/*
+ * Rows [rowStart, rowEnd) of the im2col matrix of NHWC x into col (from its
+ * start): one row per output pixel (b, oy, ox), one column per filter tap
+ * (fy, fx, channel); taps in the padding are 0. See lib/backend/im2col.ts.
+ */
+EXPORT(im2col_rows)
+void im2col_rows(const float *restrict x, float *restrict col, int inH,
+                 int inW, int inC, int outH, int outW, int fH, int fW,
+                 int strideH, int strideW, int dilationH, int dilationW,
+                 int padTop, int padLeft, int rowStart, int rowEnd) {
+  int tapRow = fW * inC, k = fH * tapRow, rowStep = inW * inC;
+  int imageStep = inH * rowStep;
+  for (int r = rowStart; r < rowEnd; r++) {
+    int ox = r % outW, t = r / outW, oy = t % outH, b = t / outH;
+    float *d = col + (r - rowStart) * k;
+    const float *image = x + b * imageStep;
+    int iy0 = oy * strideH - padTop, ix0 = ox * strideW - padLeft;
+    for (int fy = 0; fy < fH; fy++, d += tapRow) {
+      int iy = iy0 + fy * dilationH;
+      if (iy < 0 || iy >= inH) {
+        for (int i = 0; i < tapRow; i++) d[i] = 0.0f;
+        continue;
+      }
+      const float *row = image + iy * rowStep;
+      if (dilationW == 1 && ix0 >= 0 && ix0 + fW <= inW) {
+        const float *s = row + ix0 * inC; /* one contiguous run in NHWC */
+        for (int i = 0; i < tapRow; i++) d[i] = s[i];
+        continue;
+      }
+      for (int fx = 0; fx < fW; fx++) {
+        int ix = ix0 + fx * dilationW;
+        float *e = d + fx * inC;
+        if (ix < 0 || ix >= inW) {
+          for (int ch = 0; ch < inC; ch++) e[ch] = 0.0f;
+        } else {
+          const float *s = row + ix * inC;
+          for (int ch = 0; ch < inC; ch++) e[ch] = s[ch];
+        }
+      }
+    }
+  }
+}
+
+/*
+ * dx of 2x2 max pooling with windows that do not overlap (stride >= 2, no
+ * padding), for every window: dy goes to the window's first strict maximum
+ * in the order (0,0), (0,1), (1,0), (1,1), as tfjs-backend-cpu scans (ties
+ * to the first, NaN never a maximum, none if all are -inf or NaN); the
+ * window's other taps get 0. dx outside every window is left as it is.
+ */
+EXPORT(max_pool_grad_2x2)
+void max_pool_grad_2x2(const float *restrict x, const float *restrict dy,
+                       float *restrict dx, int batch, int inH, int inW, int c,
+                       int outH, int outW, int strideH, int strideW) {
+  int rowStep = inW * c;
+  for (int b = 0; b < batch; b++) {
+    for (int oy = 0; oy < outH; oy++) {
+      for (int ox = 0; ox < outW; ox++, dy += c) {
+        int p = b * inH * rowStep + oy * strideH * rowStep + ox * strideW * c;
+        const float *xa = x + p, *xb = xa + c, *xc = xa + rowStep,
+                    *xd = xc + c;
+        float *da = dx + p, *db = da + c, *dc = da + rowStep, *dd = dc + c;
+#pragma clang loop vectorize(enable)
+        for (int ch = 0; ch < c; ch++) {
+          /* The scan as selects: sa..sd say which tap is the maximum so far. */
+          float a = xa[ch], bb = xb[ch], cc = xc[ch], d = xd[ch];
+          int sa = a > -__builtin_inff();
+          float best = sa ? a : -__builtin_inff();
+          int sb = bb > best;
+          best = sb ? bb : best;
+          int sc = cc > best;
+          best = sc ? cc : best;
+          int sd = d > best;
+          float g = dy[ch];
+          dd[ch] = sd ? g : 0.0f;
+          dc[ch] = (sc && !sd) ? g : 0.0f;
+          db[ch] = (sb && !sc && !sd) ? g : 0.0f;
+          da[ch] = (sa && !sb && !sc && !sd) ? g : 0.0f;
+        }
+      }
+    }
+  }
+}
