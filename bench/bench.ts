@@ -358,6 +358,21 @@ async function benchCase(
     let ours = 0;
     let theirs: number | null = null;
     let policy: TorchWaitPolicy | undefined;
+    // Untimed burn-in on both sides: a model's first seconds run slower (JIT,
+    // allocator and thread-pool warm-up), and whichever side met it first
+    // would lose its first rounds to that.
+    if (opts.rounds > 1) {
+      timeSteps(work.step, { ...opts.timing, warmup: 0, steps: 0 });
+      for (const torch of torches) {
+        await torch.request({
+          op: "train",
+          model: c.model,
+          batch: c.batch,
+          ...opts.timing,
+          warmup: 0,
+        });
+      }
+    }
     for (let r = 0; r < opts.rounds; r++) {
       ours = Math.max(
         ours,
