@@ -178,7 +178,9 @@ function featureSums(
 
 /**
  * Forward: `y = act(gamma * (x + bias - mean) / (std + eps) + beta)` with the
- * batch mean and biased std of `x + bias`; outputs `[y, mean, variance]`.
+ * batch mean and biased std of `x + bias`; outputs `[y, mean, variance,
+ * scale, shift]`, the last two the float32 factors of `z = x * scale + shift`
+ * that the backward pass reuses so that its z is bit-identical.
  */
 function batchNormActTrain(args: KernelArgs): tf.TensorInfo[] {
   const backend = asWasmBackend(args.backend);
@@ -190,6 +192,8 @@ function batchNormActTrain(args: KernelArgs): tf.TensorInfo[] {
   const out = makeF32Output(backend, x.shape);
   const meanOut = makeF32Output(backend, [c]);
   const varOut = makeF32Output(backend, [c]);
+  const scaleOut = makeF32Output(backend, [c]);
+  const shiftOut = makeF32Output(backend, [c]);
   const rows = tf.util.sizeFromShape(x.shape) / c;
   const k = wasmKernels(backend);
 
@@ -238,7 +242,9 @@ function batchNormActTrain(args: KernelArgs): tf.TensorInfo[] {
     mv[j] = mean[j] + (bias ? bias[j] : 0);
     vv[j] = variance[j];
   }
-  return [out, meanOut, varOut];
+  f32View(backend, scaleOut).set(scale);
+  f32View(backend, shiftOut).set(shift);
+  return [out, meanOut, varOut, scaleOut, shiftOut];
 }
 
 function affineActivationJs(
@@ -269,16 +275,16 @@ function affineActivationJs(
 interface FeatureParams {
   /** Batch mean of x (without the bias). */
   meanX: Float32Array;
-  /** `gamma / (std + eps)`. */
+  /** `gamma / (std + eps)`, as the forward used it. */
   scale: Float32Array;
-  /** `beta - meanX * scale`, so that `z = x * scale + shift`. */
+  /** `beta - meanX * scale`, as the forward used it: `z = x * scale + shift`. */
   shift: Float32Array;
 }
 
 /**
  * Backward of {@linkcode batchNormActTrain}: from `dy` and the forward's `x`,
- * `y`, `mean`, `variance` (and `bias` when the forward had one) outputs
- * `[dx, dgamma, dbeta, dbias]`. With `g = dy * act'(z)`, `xc = x + bias -
+ * `y`, `mean`, `variance`, `scale`, `shift` (and `bias` when the forward had
+ * one) outputs `[dx, dgamma, dbeta, dbias]`. With `g = dy * act'(z)`, `xc = x + bias -
  * mean`, `d = std + eps`:
  * `dx = (gamma / d) * (g - mean(g) - xc * mean(g * xc) / (d * std))`,
  * `dgamma = sum(g * xc) / d`, `dbeta = sum(g)`, and `dbias = 0`: the batch
@@ -299,25 +305,22 @@ function batchNormActGrad(args: KernelArgs): tf.TensorInfo[] {
   const rows = tf.util.sizeFromShape(x.shape) / c;
 
   const view = (t: tf.TensorInfo) => f32View(backend, t);
-  const gamma = view(inputs.gamma!), beta = view(inputs.beta!);
   const meanIn = view(inputs.mean!), varIn = view(inputs.variance!);
   const bias = inputs.bias ? view(inputs.bias) : null;
   const p: FeatureParams = {
     meanX: new Float32Array(c),
-    scale: new Float32Array(c),
-    shift: new Float32Array(c),
+    scale: Float32Array.from(view(inputs.scale!)),
+    shift: Float32Array.from(view(inputs.shift!)),
   };
   const std = new Float64Array(c);
   for (let j = 0; j < c; j++) {
     // The bias cancels: xc = x + bias - mean = x - (mean - bias).
     p.meanX[j] = meanIn[j] - (bias ? bias[j] : 0);
     std[j] = Math.sqrt(varIn[j]);
-    p.scale[j] = gamma[j] / (std[j] + epsilon);
-    p.shift[j] = beta[j] - p.meanX[j] * p.scale[j];
   }
 
-  // Pass 1 writes g = dy * act'(z) into dx and sums g and g * xc; pass 2
-  // turns g into dx = g * scale + x * coef + offset.
+  // Pass 1 sums g = dy * act'(z) and g * xc; pass 2 writes
+  // dx = g * scale + x * coef + offset.
   const coefs = (sumG: Float64Array, sumGX: Float64Array) => {
     const coef = new Float32Array(c), offset = new Float32Array(c);
     for (let j = 0; j < c; j++) {
@@ -395,12 +398,17 @@ function gradPassesWasm(
     s.f32(4).set(offset);
     k.bn_grad_apply(
       x,
+      heapOffset(backend, inputs.dy!),
+      heapOffset(backend, inputs.y!),
+      dx,
       dx,
       rows,
       c,
       s.f32Ptr(0),
+      s.f32Ptr(1),
       s.f32Ptr(3),
       s.f32Ptr(4),
+      act,
     );
     return { sumG, sumGX };
   } finally {

@@ -36,7 +36,7 @@ export interface WasmKernels {
     shift: number,
     act: number,
   ): void;
-  /** `g = dy * act'(z)` and its per-feature sums `sumG`, `sumGX` (f64; `p1`, `p2` f32 scratch). */
+  /** Per-feature sums `sumG`, `sumGX` of `g = dy * act'(z)` (f64; `p1`, `p2` f32 scratch; softplus stores g). */
   bn_grad_sums(
     x: number,
     dy: number,
@@ -53,15 +53,20 @@ export interface WasmKernels {
     p1: number,
     p2: number,
   ): void;
-  /** In place `g = g * scale + x * coef + offset`. */
+  /** `dx = g * scale + x * coef + offset`, g recomputed from `dy` (softplus: read from `g`). */
   bn_grad_apply(
     x: number,
+    dy: number,
+    y: number,
     g: number,
+    dx: number,
     rows: number,
     c: number,
     scale: number,
+    shift: number,
     coef: number,
     offset: number,
+    act: number,
   ): void;
   /** `n` seeded standard normal floats into `out` (see lib/nn/random_normal.ts). */
   randn(out: number, n: number, seed: number): void;

@@ -20,14 +20,15 @@ import { type Module, type NormMode, uniqueName } from "./module.ts";
 /**
  * Kernel name of training-mode `act(BN(x + bias))` fused into one pass:
  * inputs `x`, `gamma`, `beta` and optionally `bias`; attributes
- * {@linkcode BatchNormActAttrs}; outputs `[y, mean, variance]` (batch mean of
- * `x + bias`, biased variance). Backends that register it (lib/backend/
+ * {@linkcode BatchNormActAttrs}; outputs `[y, mean, variance, scale, shift]`
+ * (batch mean of `x + bias`, biased variance, and the per-feature factors of
+ * `z = x * scale + shift` before the activation, which the gradient reuses). Backends that register it (lib/backend/
  * batch_norm_kernels.ts for wasm) make {@linkcode batchNormActivation} fast.
  */
 export const BATCH_NORM_ACT_TRAIN = "BatchNormActTrain";
 /**
  * Kernel name of the gradient of {@linkcode BATCH_NORM_ACT_TRAIN}: inputs
- * `dy`, `x`, `y`, `gamma`, `beta`, `mean`, `variance` and optionally `bias`;
+ * `dy`, `x`, `y`, `mean`, `variance`, `scale`, `shift` and optionally `bias`;
  * outputs `[dx, dgamma, dbeta, dbias]`.
  */
 export const BATCH_NORM_ACT_GRAD = "BatchNormActGrad";
@@ -316,27 +317,26 @@ export function batchNormActivation(
     const [xv, g, b, bi] = args as tf.Tensor[];
     const inputs: tf.NamedTensorMap = { x: xv, gamma: g, beta: b };
     if (bi) inputs.bias = bi;
-    const [y, mean, variance] = tf.engine().runKernel(
+    const [y, mean, variance, scale, shift] = tf.engine().runKernel(
       BATCH_NORM_ACT_TRAIN,
       inputs,
       kernelAttrs,
     ) as tf.Tensor[];
     stats = [tf.keep(mean), tf.keep(variance)];
-    save(
-      bi ? [xv, g, b, y, mean, variance, bi] : [xv, g, b, y, mean, variance],
-    );
+    const toSave = [xv, y, mean, variance, scale, shift];
+    save(bi ? [...toSave, bi] : toSave);
     return {
       value: y,
       gradFunc: (dy, saved) => {
-        const [x, gamma, beta, y, mean, variance, bias] = saved;
+        const [x, y, mean, variance, scale, shift, bias] = saved;
         const gradInputs: tf.NamedTensorMap = {
           dy: dy as tf.Tensor,
           x,
           y,
-          gamma,
-          beta,
           mean,
           variance,
+          scale,
+          shift,
         };
         if (bias) gradInputs.bias = bias;
         const grads = tf.engine().runKernel(

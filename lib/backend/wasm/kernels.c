@@ -162,7 +162,7 @@ void bn_apply(const float *x, float *y, int rows, int c, const float *scale,
   }
 }
 
-#define GRAD_LOOP(expr)                                                        \
+#define GRAD_LOOP(expr, store)                                                 \
   for (int r0 = 0; r0 < rows; r0 += BLOCK) {                                   \
     int r1 = r0 + BLOCK < rows ? r0 + BLOCK : rows;                            \
     for (int r = r0; r < r1; r++, x += c, dy += c, y += c, g += c) {           \
@@ -172,7 +172,7 @@ void bn_apply(const float *x, float *y, int rows, int c, const float *scale,
         float z = x[j] * scale[j] + shift[j];                                  \
         (void)z;                                                               \
         d = expr;                                                              \
-        g[j] = d;                                                              \
+        store;                                                                 \
         p1[j] += d;                                                            \
         p2[j] += d * (x[j] - meanx[j]);                                        \
       }                                                                        \
@@ -182,10 +182,13 @@ void bn_apply(const float *x, float *y, int rows, int c, const float *scale,
   }
 
 /*
- * Backward pass 1: g = dy * act'(z) with z = x * scale + shift (relu from
- * y > 0, tanh from 1 - y^2, hardtanh where -1 <= z <= 1, softplus as
- * sigmoid(z)), and sumG[j] += g, sumGX[j] += g * (x - meanx[j]) (float64
- * totals; p1, p2 float32 partials, zeroed here).
+ * Backward pass 1: the per-feature sums sumG[j] += g, sumGX[j] += g * (x -
+ * meanx[j]) of g = dy * act'(z), z = x * scale + shift with the forward's
+ * own scale and shift, so z and hence the relu and hardtanh masks are
+ * bit-identical to the forward's (tanh uses 1 - y^2, softplus sigmoid(z)).
+ * Only softplus stores g (its exp is not worth recomputing); the other
+ * activations recompute it in pass 2. Float64 totals; p1, p2 float32
+ * partials, zeroed here.
  */
 EXPORT(bn_grad_sums)
 void bn_grad_sums(const float *restrict x, const float *restrict dy,
@@ -197,28 +200,59 @@ void bn_grad_sums(const float *restrict x, const float *restrict dy,
   for (int j = 0; j < c; j++) p1[j] = p2[j] = 0.0f;
   switch (act) {
   case RELU:
-    GRAD_LOOP(y[j] > 0.0f ? d : 0.0f);
+    GRAD_LOOP(z > 0.0f ? d : 0.0f, (void)0);
     break;
   case TANH:
-    GRAD_LOOP(d * (1.0f - y[j] * y[j]));
+    GRAD_LOOP(d * (1.0f - y[j] * y[j]), (void)0);
     break;
   case HARDTANH:
-    GRAD_LOOP((z >= -1.0f && z <= 1.0f) ? d : 0.0f);
+    GRAD_LOOP((z >= -1.0f && z <= 1.0f) ? d : 0.0f, (void)0);
     break;
   case SOFTPLUS:
-    GRAD_LOOP(d / (1.0f + exp_approx(-z)));
+    GRAD_LOOP(d / (1.0f + exp_approx(-z)), g[j] = d);
     break;
   default:
-    GRAD_LOOP(d);
+    GRAD_LOOP(d, (void)0);
   }
 }
 
-/* Backward pass 2, in place: g = g * scale + x * coef + offset. */
+#define APPLY_LOOP(expr)                                                       \
+  for (int r = 0; r < rows; r++, x += c, dy += c, y += c, g += c, dx += c) {   \
+    _Pragma("clang loop vectorize(assume_safety)")                             \
+    for (int j = 0; j < c; j++) {                                              \
+      float d = dy[j];                                                         \
+      float z = x[j] * scale[j] + shift[j];                                    \
+      (void)z;                                                                 \
+      d = expr;                                                                \
+      dx[j] = d * scale[j] + x[j] * coef[j] + offset[j];                       \
+    }                                                                          \
+  }
+
+/*
+ * Backward pass 2: dx = g * scale + x * coef + offset, g recomputed as in
+ * pass 1 (softplus: read from g, which may be dx itself).
+ */
 EXPORT(bn_grad_apply)
-void bn_grad_apply(const float *x, float *g, int rows, int c,
-                   const float *scale, const float *coef, const float *offset) {
-  for (int r = 0; r < rows; r++, x += c, g += c)
-    for (int j = 0; j < c; j++) g[j] = g[j] * scale[j] + x[j] * coef[j] + offset[j];
+void bn_grad_apply(const float *x, const float *dy, const float *y,
+                   const float *g, float *dx, int rows, int c,
+                   const float *scale, const float *shift, const float *coef,
+                   const float *offset, int act) {
+  switch (act) {
+  case RELU:
+    APPLY_LOOP(z > 0.0f ? d : 0.0f);
+    break;
+  case TANH:
+    APPLY_LOOP(d * (1.0f - y[j] * y[j]));
+    break;
+  case HARDTANH:
+    APPLY_LOOP((z >= -1.0f && z <= 1.0f) ? d : 0.0f);
+    break;
+  case SOFTPLUS:
+    APPLY_LOOP(g[j]);
+    break;
+  default:
+    APPLY_LOOP(d);
+  }
 }
 
 /*
