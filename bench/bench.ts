@@ -235,7 +235,7 @@ export class TorchRef {
     python: string | null,
     threads: number,
     waitPolicy: TorchWaitPolicy = "default",
-    coretype = Deno.env.get("OPENBLAS_CORETYPE") ?? "",
+    coretype: string | null = Deno.env.get("OPENBLAS_CORETYPE") ?? null,
   ): Promise<{ torch: TorchRef; info: Record<string, unknown> } | string> {
     const script = fileURLToPath(new URL("./torch_ref.py", import.meta.url));
     const candidates = python ? [python] : ["/usr/bin/python3", "python3"];
@@ -243,18 +243,22 @@ export class TorchRef {
     for (const exe of candidates) {
       let child: Deno.ChildProcess;
       try {
+        // The same thread count for torch's OpenMP pool and its OpenBLAS;
+        // OPENBLAS_CORETYPE as given, or removed (null): even an empty value
+        // changes what OpenBLAS picks.
+        const env = Deno.env.toObject();
+        delete env.OPENBLAS_CORETYPE;
+        if (coretype !== null) env.OPENBLAS_CORETYPE = coretype;
+        env.OMP_NUM_THREADS = String(threads);
+        env.OPENBLAS_NUM_THREADS = String(threads);
+        if (waitPolicy === "passive") env.OMP_WAIT_POLICY = "PASSIVE";
         child = new Deno.Command(exe, {
           args: [script, "--serve", "--threads", String(threads)],
           stdin: "piped",
           stdout: "piped",
           stderr: "piped",
-          // The same thread count for torch's OpenMP pool and its OpenBLAS.
-          env: {
-            OMP_NUM_THREADS: String(threads),
-            OPENBLAS_NUM_THREADS: String(threads),
-            OPENBLAS_CORETYPE: coretype,
-            ...(waitPolicy === "passive" ? { OMP_WAIT_POLICY: "PASSIVE" } : {}),
-          },
+          clearEnv: true,
+          env,
         }).spawn();
       } catch (e) {
         reasons.push(`${exe}: ${(e as Error).message.split("\n")[0]}`);
@@ -729,7 +733,7 @@ async function main(): Promise<void> {
         opts.python,
         opts.threads,
         policy,
-        opts.torchCoretype === "same" ? coretype ?? "" : "",
+        opts.torchCoretype === "same" ? coretype ?? null : null,
       );
       if (typeof started === "string") {
         log(

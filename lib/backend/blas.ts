@@ -10,8 +10,8 @@
  * than the CPU falls back to slow generic ones (Debian 12's 0.3.21 calls
  * recent Xeons "Prescott": 3-5x slower sgemm). Unless `OPENBLAS_CORETYPE` is
  * already set, {@linkcode loadBlas} sets it from the instruction sets the CPU
- * reports (see {@linkcode coreTypeForCpu}); set `OPENBLAS_CORETYPE=` (empty)
- * to keep OpenBLAS's own choice. Child processes inherit the setting, so a
+ * reports (see {@linkcode coreTypeForCpu}); `BLAS_CORETYPE=openblas` keeps
+ * OpenBLAS's own choice instead. Child processes inherit the setting, so a
  * PyTorch started afterwards uses the same kernels.
  *
  * @module
@@ -128,6 +128,7 @@ function configureOpenBlasCoreType(): void {
   if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return;
   try {
     if (Deno.env.get("OPENBLAS_CORETYPE") !== undefined) return;
+    if (Deno.env.get("BLAS_CORETYPE") === "openblas") return;
     const type = coreTypeForCpu(Deno.readTextFileSync("/proc/cpuinfo"));
     if (!type) return;
     Deno.env.set("OPENBLAS_CORETYPE", type);
