@@ -24,11 +24,14 @@ import {
 } from "../nn/batch_norm.ts";
 import type { Activation } from "../nn/activations.ts";
 import {
+  allocScratch,
   asWasmBackend,
   f32View,
   heapOffset,
   makeF32Output,
+  registerWasmKernelsOnce,
   requireFloat32,
+  type Scratch,
   type WasmBackend,
 } from "./wasm_heap.ts";
 import { type WasmKernels, wasmKernels } from "./wasm_kernels.ts";
@@ -91,16 +94,16 @@ function softplus(z: number): number {
  */
 class HeapScratch {
   readonly offset: number;
+  readonly #memory: Scratch;
   constructor(
     private backend: WasmBackend,
     private c: number,
     private doubles: number,
     floats: number,
   ) {
-    const bytes = c * (8 * doubles + 4 * floats);
     // emscripten's malloc aligns to 8 bytes, as the float64 arrays need.
-    this.offset = backend.wasm._malloc(Math.max(8, bytes)) >>> 0;
-    if (this.offset === 0) throw new Error("wasm heap allocation failed");
+    this.#memory = allocScratch(backend, c * (2 * doubles + floats));
+    this.offset = this.#memory.offset;
   }
   f64Ptr(i: number): number {
     return this.offset + 8 * this.c * i;
@@ -126,7 +129,7 @@ class HeapScratch {
     for (let i = 0; i < this.doubles; i++) this.f64(i).fill(0);
   }
   free(): void {
-    this.backend.wasm._free(this.offset);
+    this.#memory.free();
   }
 }
 
@@ -493,18 +496,9 @@ function movingAverages(args: KernelArgs): tf.TensorInfo[] {
 
 /** Registers the fused batch-norm kernels on the wasm backend (idempotent). */
 export function registerWasmBatchNormKernels(): void {
-  for (
-    const [kernelName, kernelFunc] of [
-      [BATCH_NORM_ACT_TRAIN, batchNormActTrain],
-      [BATCH_NORM_ACT_GRAD, batchNormActGrad],
-      [BATCH_NORM_MOVING_AVERAGES, movingAverages],
-    ] as const
-  ) {
-    if (tf.getKernel(kernelName, "wasm")) continue;
-    tf.registerKernel({
-      kernelName,
-      backendName: "wasm",
-      kernelFunc: kernelFunc as unknown as tf.KernelFunc,
-    });
-  }
+  registerWasmKernelsOnce([
+    [BATCH_NORM_ACT_TRAIN, batchNormActTrain],
+    [BATCH_NORM_ACT_GRAD, batchNormActGrad],
+    [BATCH_NORM_MOVING_AVERAGES, movingAverages],
+  ]);
 }

@@ -17,6 +17,7 @@ import {
   f32View,
   heapOffset,
   makeF32Output,
+  registerWasmKernelsOnce,
   requireFloat32,
   type WasmBackend,
 } from "./wasm_heap.ts";
@@ -151,19 +152,10 @@ function gaussianKLGrad(args: KernelArgs): tf.TensorInfo[] {
 
 /** Registers the VAE cost kernels on the wasm backend (idempotent). */
 export function registerWasmLossKernels(): void {
-  for (
-    const [kernelName, kernelFunc] of [
-      [SUM_SQUARED_ERROR, sumSquaredError],
-      [SUM_SQUARED_ERROR_GRAD, sumSquaredErrorGrad],
-      [GAUSSIAN_KL, gaussianKL],
-      [GAUSSIAN_KL_GRAD, gaussianKLGrad],
-    ] as const
-  ) {
-    if (tf.getKernel(kernelName, "wasm")) continue;
-    tf.registerKernel({
-      kernelName,
-      backendName: "wasm",
-      kernelFunc: kernelFunc as unknown as tf.KernelFunc,
-    });
-  }
+  registerWasmKernelsOnce([
+    [SUM_SQUARED_ERROR, sumSquaredError],
+    [SUM_SQUARED_ERROR_GRAD, sumSquaredErrorGrad],
+    [GAUSSIAN_KL, gaussianKL],
+    [GAUSSIAN_KL_GRAD, gaussianKLGrad],
+  ]);
 }

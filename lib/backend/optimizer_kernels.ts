@@ -14,6 +14,7 @@ import {
   f32View,
   heapOffset,
   makeF32Output,
+  registerWasmKernelsOnce,
 } from "./wasm_heap.ts";
 import { wasmKernels } from "./wasm_kernels.ts";
 
@@ -66,10 +67,5 @@ function nesterovUpdate(
 
 /** Registers the fused Nesterov update on the wasm backend (idempotent). */
 export function registerWasmOptimizerKernels(): void {
-  if (tf.getKernel(NESTEROV_UPDATE, "wasm")) return;
-  tf.registerKernel({
-    kernelName: NESTEROV_UPDATE,
-    backendName: "wasm",
-    kernelFunc: nesterovUpdate as unknown as tf.KernelFunc,
-  });
+  registerWasmKernelsOnce([[NESTEROV_UPDATE, nesterovUpdate]]);
 }

@@ -10,8 +10,9 @@
  *
  * Windows that cannot overlap (stride at least the window, no padding, no
  * dilation: the usual 2x2 stride 2 "valid" pooling) take a single pass over
- * `dy` that writes each gradient once; any other pooling takes a general
- * loop that accumulates.
+ * `dy` that writes each gradient once (2x2 windows in our SIMD module when it
+ * loads, lib/backend/wasm/kernels.c); any other pooling takes a general loop
+ * that accumulates.
  *
  * @module
  */
@@ -67,8 +68,6 @@ export function wasmMaxPoolGrad(args: KernelArgs): tf.TensorInfo | null {
         info.strideHeight,
         info.strideWidth,
       );
-    } else if (info.filterHeight === 2 && info.filterWidth === 2) {
-      maxPoolGrad2x2(info, xs, dys, dx);
     } else {
       maxPoolGradDisjoint(info, xs, dys, dx);
     }
@@ -87,60 +86,6 @@ export function isDisjoint(info: tf.backend_util.Conv2DInfo): boolean {
     (info.outHeight - 1) * info.strideHeight + info.filterHeight <=
       info.inHeight &&
     (info.outWidth - 1) * info.strideWidth + info.filterWidth <= info.inWidth;
-}
-
-/**
- * 2x2 windows that do not overlap, one write per value. The first maximum
- * is picked by a branch-free tournament (a vs b, c vs d, then the winners;
- * ties keep the earlier tap): with relu inputs full of ties the branchy scan
- * mispredicts about once per value and runs 2-3x slower. The tournament
- * equals the scan unless a window holds a NaN or its maximum is -Infinity;
- * those values take the scan.
- */
-function maxPoolGrad2x2(
-  info: tf.backend_util.Conv2DInfo,
-  xs: Float32Array,
-  dys: Float32Array,
-  dx: Float32Array,
-): void {
-  const { batchSize, inHeight, inWidth, inChannels: c } = info;
-  const { outHeight, outWidth, strideHeight, strideWidth } = info;
-  const rowStep = inWidth * c;
-  const down = rowStep + c;
-  let y = 0;
-  for (let b = 0; b < batchSize; b++) {
-    const image = b * inHeight * rowStep;
-    for (let oy = 0; oy < outHeight; oy++) {
-      const row = image + oy * strideHeight * rowStep;
-      for (let ox = 0; ox < outWidth; ox++, y += c) {
-        const corner = row + ox * strideWidth * c;
-        for (let ch = 0; ch < c; ch++) {
-          const p = corner + ch;
-          const xa = xs[p], xb = xs[p + c];
-          const xc = xs[p + rowStep], xd = xs[p + down];
-          // Comparisons as 0/-1 masks: no branches.
-          const top = c & -(+(xb > xa));
-          const bottom = rowStep + (c & -(+(xd > xc)));
-          const pick = -(+(xs[p + bottom] > xs[p + top]));
-          const off = top ^ ((top ^ bottom) & pick);
-          const sum = xa + xb + xc + xd;
-          if (sum === sum && xs[p + off] > -Infinity) {
-            dx[p + off] = dys[y + ch];
-            continue;
-          }
-          let best = -Infinity;
-          let where = -1;
-          for (const q of [p, p + c, p + rowStep, p + down]) {
-            if (xs[q] > best) {
-              best = xs[q];
-              where = q;
-            }
-          }
-          if (where >= 0) dx[where] = dys[y + ch];
-        }
-      }
-    }
-  }
 }
 
 /** Windows of any size that do not overlap: one write per value. */

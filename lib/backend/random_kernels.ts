@@ -14,6 +14,7 @@ import {
   f32View,
   heapOffset,
   makeF32Output,
+  registerWasmKernelsOnce,
 } from "./wasm_heap.ts";
 import { wasmKernels } from "./wasm_kernels.ts";
 
@@ -33,10 +34,5 @@ function seededRandomNormal(
 
 /** Registers the seeded normal generator on the wasm backend (idempotent). */
 export function registerWasmRandomKernels(): void {
-  if (tf.getKernel(SEEDED_RANDOM_NORMAL, "wasm")) return;
-  tf.registerKernel({
-    kernelName: SEEDED_RANDOM_NORMAL,
-    backendName: "wasm",
-    kernelFunc: seededRandomNormal as unknown as tf.KernelFunc,
-  });
+  registerWasmKernelsOnce([[SEEDED_RANDOM_NORMAL, seededRandomNormal]]);
 }

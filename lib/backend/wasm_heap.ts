@@ -182,3 +182,20 @@ export function runWasmKernel(
   const out = kernel.kernelFunc({ inputs, backend, attrs });
   return Array.isArray(out) ? out[0] : out;
 }
+
+/**
+ * Registers each `[kernelName, kernelFunc]` on "wasm" unless a kernel of that
+ * name is there already (so registering twice is harmless).
+ */
+export function registerWasmKernelsOnce(
+  kernels: readonly (readonly [string, unknown])[],
+): void {
+  for (const [kernelName, kernelFunc] of kernels) {
+    if (tf.getKernel(kernelName, "wasm")) continue;
+    tf.registerKernel({
+      kernelName,
+      backendName: "wasm",
+      kernelFunc: kernelFunc as tf.KernelFunc,
+    });
+  }
+}

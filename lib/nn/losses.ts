@@ -29,28 +29,48 @@ function fused(kernel: string): boolean {
   return tf.getKernel(kernel, tf.getBackend()) !== undefined;
 }
 
+/**
+ * `kernel(a, b)`, a scalar, as a differentiable op whose gradient is
+ * `gradKernel(a, b, dy)` -> `[da, db]`; `names` are the kernels' input names.
+ */
+function fusedScalarOp(
+  kernel: string,
+  gradKernel: string,
+  names: [string, string],
+  a: tf.Tensor,
+  b: tf.Tensor,
+): tf.Scalar {
+  const op = tf.customGrad((aIn, bIn, save) => {
+    const inputs = {
+      [names[0]]: aIn as tf.Tensor,
+      [names[1]]: bIn as tf.Tensor,
+    };
+    (save as tf.GradSaveFunc)([aIn as tf.Tensor, bIn as tf.Tensor]);
+    return {
+      value: tf.engine().runKernel(kernel, inputs) as tf.Scalar,
+      gradFunc: (dy, saved) =>
+        tf.engine().runKernel(gradKernel, {
+          [names[0]]: saved[0],
+          [names[1]]: saved[1],
+          dy: dy as tf.Tensor,
+        }) as tf.Tensor[],
+    };
+  });
+  return op(a, b) as tf.Scalar;
+}
+
 /** `sum((x - y)^2)` over every element, as a scalar. */
 export function sumSquaredError(x: tf.Tensor, y: tf.Tensor): tf.Scalar {
   if (!fused(SUM_SQUARED_ERROR)) {
     return tf.sum(tf.squaredDifference(x, y));
   }
-  const op = tf.customGrad((xIn, yIn, save) => {
-    const [a, b] = [xIn, yIn] as tf.Tensor[];
-    (save as tf.GradSaveFunc)([a, b]);
-    return {
-      value: tf.engine().runKernel(SUM_SQUARED_ERROR, {
-        x: a,
-        y: b,
-      }) as tf.Scalar,
-      gradFunc: (dy, saved) =>
-        tf.engine().runKernel(SUM_SQUARED_ERROR_GRAD, {
-          x: saved[0],
-          y: saved[1],
-          dy: dy as tf.Tensor,
-        }) as tf.Tensor[],
-    };
-  });
-  return op(x, y) as tf.Scalar;
+  return fusedScalarOp(
+    SUM_SQUARED_ERROR,
+    SUM_SQUARED_ERROR_GRAD,
+    ["x", "y"],
+    x,
+    y,
+  );
 }
 
 /** `KL(N(mu, sigma^2) || N(0, I))` summed over every element, as a scalar. */
@@ -67,21 +87,11 @@ export function gaussianKL(mu: tf.Tensor, sigma: tf.Tensor): tf.Scalar {
       ),
     );
   }
-  const op = tf.customGrad((muIn, sigmaIn, save) => {
-    const [m, s] = [muIn, sigmaIn] as tf.Tensor[];
-    (save as tf.GradSaveFunc)([m, s]);
-    return {
-      value: tf.engine().runKernel(GAUSSIAN_KL, {
-        mu: m,
-        sigma: s,
-      }) as tf.Scalar,
-      gradFunc: (dy, saved) =>
-        tf.engine().runKernel(GAUSSIAN_KL_GRAD, {
-          mu: saved[0],
-          sigma: saved[1],
-          dy: dy as tf.Tensor,
-        }) as tf.Tensor[],
-    };
-  });
-  return op(mu, sigma) as tf.Scalar;
+  return fusedScalarOp(
+    GAUSSIAN_KL,
+    GAUSSIAN_KL_GRAD,
+    ["mu", "sigma"],
+    mu,
+    sigma,
+  );
 }
