@@ -280,15 +280,12 @@ function inputs(c: Case, seed: number) {
   };
 }
 
-Deno.test("Conv2D matches cpu", async () => {
-  const cases = [...CASES, { ...CASES[1], dilations: 2 }, {
-    ...CASES[0],
-    dilations: 2,
-  }, { ...CASES[12], dilations: 2 }];
+/** Conv2D on every backend against cpu, for `cases` (seeds from `seed`). */
+async function conv2dMatchesCpu(cases: Case[], seed: number, label = "") {
   for (const [i, c] of cases.entries()) {
-    const d = inputs(c, 100 + i);
+    const d = inputs(c, seed + i);
     await compareWithCpu(
-      `Conv2D ${describe(c)}`,
+      `Conv2D${label} ${describe(c)}`,
       () =>
         tf.engine().runKernel("Conv2D", {
           x: tf.tensor(d.x, d.xShape),
@@ -301,6 +298,34 @@ Deno.test("Conv2D matches cpu", async () => {
         }) as tf.Tensor,
     );
   }
+}
+
+/** Conv2DBackpropFilter on every backend against cpu, for every case. */
+async function backpropFilterMatchesCpu(seed: number, label = "") {
+  for (const [i, c] of CASES.entries()) {
+    const d = inputs(c, seed + i);
+    await compareWithCpu(
+      `Conv2DBackpropFilter${label} ${describe(c)}`,
+      () =>
+        tf.engine().runKernel("Conv2DBackpropFilter", {
+          x: tf.tensor(d.x, d.xShape),
+          dy: tf.tensor(d.dy, d.yShape),
+        }, {
+          strides: c.strides,
+          pad: c.pad,
+          dataFormat: "NHWC",
+          filterShape: d.fShape,
+        }) as tf.Tensor,
+    );
+  }
+}
+
+Deno.test("Conv2D matches cpu", async () => {
+  const cases = [...CASES, { ...CASES[1], dilations: 2 }, {
+    ...CASES[0],
+    dilations: 2,
+  }, { ...CASES[12], dilations: 2 }];
+  await conv2dMatchesCpu(cases, 100);
 });
 
 Deno.test("Conv2DBackpropInput matches cpu", async () => {
@@ -323,56 +348,14 @@ Deno.test("Conv2DBackpropInput matches cpu", async () => {
 });
 
 Deno.test("Conv2DBackpropFilter matches cpu", async () => {
-  for (const [i, c] of CASES.entries()) {
-    const d = inputs(c, 300 + i);
-    await compareWithCpu(
-      `Conv2DBackpropFilter ${describe(c)}`,
-      () =>
-        tf.engine().runKernel("Conv2DBackpropFilter", {
-          x: tf.tensor(d.x, d.xShape),
-          dy: tf.tensor(d.dy, d.yShape),
-        }, {
-          strides: c.strides,
-          pad: c.pad,
-          dataFormat: "NHWC",
-          filterShape: d.fShape,
-        }) as tf.Tensor,
-    );
-  }
+  await backpropFilterMatchesCpu(300);
 });
 
 Deno.test("Conv2D and Conv2DBackpropFilter with JavaScript im2col (no SIMD module) match cpu", async () => {
   setWasmKernelsEnabled(false);
   try {
-    for (const [i, c] of CASES.entries()) {
-      const d = inputs(c, 400 + i);
-      await compareWithCpu(
-        `Conv2D (js im2col) ${describe(c)}`,
-        () =>
-          tf.engine().runKernel("Conv2D", {
-            x: tf.tensor(d.x, d.xShape),
-            filter: tf.tensor(d.f, d.fShape),
-          }, {
-            strides: c.strides,
-            pad: c.pad,
-            dataFormat: "NHWC",
-            dilations: 1,
-          }) as tf.Tensor,
-      );
-      await compareWithCpu(
-        `Conv2DBackpropFilter (js im2col) ${describe(c)}`,
-        () =>
-          tf.engine().runKernel("Conv2DBackpropFilter", {
-            x: tf.tensor(d.x, d.xShape),
-            dy: tf.tensor(d.dy, d.yShape),
-          }, {
-            strides: c.strides,
-            pad: c.pad,
-            dataFormat: "NHWC",
-            filterShape: d.fShape,
-          }) as tf.Tensor,
-      );
-    }
+    await conv2dMatchesCpu(CASES, 400, " (js im2col)");
+    await backpropFilterMatchesCpu(400, " (js im2col)");
   } finally {
     setWasmKernelsEnabled(true);
   }
