@@ -1,20 +1,21 @@
 /**
- * Convolution kernels for the tfjs wasm backend, and the few other kernels a
- * batch-normalized convnet's training step leans on.
+ * Convolution kernels for the tfjs wasm backend.
  *
- * - {@linkcode registerWasmConvKernels} (plain "wasm"): adds what stock wasm
- *   lacks — `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropFilter`,
- *   `DepthwiseConv2dNativeBackpropInput`, `UnsortedSegmentSum` — and replaces
- *   slow stock kernels: `Conv2DBackpropInput` (im2col-style via the wasm
- *   matmul), `MaxPoolGrad`, `Tile`, `Sum`/`Mean` over leading axes, and
- *   `Identity`/same-dtype `Cast` (shared data instead of a copy). Stock
+ * - {@linkcode registerWasmConvKernels} (plain "wasm"): adds
+ *   `Conv2DBackpropFilter`, which stock wasm lacks, and replaces the slow
+ *   stock `Conv2DBackpropInput` (im2col-style via the wasm matmul). Stock
  *   `Conv2D`/`FusedConv2D` stay, behind a guard against a tfjs-core sizing
- *   bug that corrupts the heap.
+ *   bug that corrupts the heap. It also installs the other kernels a
+ *   batch-normalized convnet's training step leans on, which live in their
+ *   own modules: depthwise-conv gradients (depthwise_kernels.ts),
+ *   `MaxPoolGrad` (pool_kernels.ts), `Tile`/`Identity`/`Cast`
+ *   (array_kernels.ts) and `Sum`/`Mean`/`UnsortedSegmentSum`
+ *   (reduce_kernels.ts).
  * - {@linkcode registerBlasConvKernels} ("wasm+blas", on top of the above):
  *   `Conv2D`, `FusedConv2D`, `Conv2DBackpropInput` and `Conv2DBackpropFilter`
  *   as im2col + CBLAS sgemm, on the wasm heap in place.
  * - {@linkcode restoreWasmConvKernels}: back to exactly what
- *   `@tensorflow/tfjs-backend-wasm` registered.
+ *   `@tensorflow/tfjs-backend-wasm` registered for all of those names.
  *
  * Backend setup (lib/backend/mod.ts) calls, every time it activates:
  * plain "wasm" → `registerWasmConvKernels()`; "wasm+blas" →
@@ -27,7 +28,16 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-wasm";
+import {
+  ARRAY_KERNEL_NAMES,
+  registerWasmArrayKernels,
+} from "./array_kernels.ts";
 import type { Blas } from "./blas.ts";
+import type { Pad, Rounding, Strides } from "./conv_attrs.ts";
+import {
+  DEPTHWISE_KERNEL_NAMES,
+  registerWasmDepthwiseKernels,
+} from "./depthwise_kernels.ts";
 import {
   col2im,
   col2imImages,
@@ -39,41 +49,46 @@ import {
   im2colTransposed,
   isPointwise,
 } from "./im2col.ts";
+import {
+  callStockKernel,
+  installKernel,
+  type KernelArgs,
+  restoreStockKernels,
+} from "./kernel_registry.ts";
 import { applyBiasAndActivation } from "./matmul_kernels.ts";
-import { wasmMaxPoolGrad } from "./pool_kernels.ts";
+import { POOL_KERNEL_NAMES, registerWasmPoolKernels } from "./pool_kernels.ts";
+import {
+  REDUCE_KERNEL_NAMES,
+  registerWasmReduceKernels,
+} from "./reduce_kernels.ts";
 import { wasmKernels } from "./wasm_kernels.ts";
 import {
   asWasmBackend,
   disposeIntermediate,
   f32View as heapView,
-  heapOffset,
   runWasmKernel,
   type WasmBackend,
 } from "./wasm_heap.ts";
 
-const BACKEND = "wasm";
-
-/** Kernel names this module may replace or add on the wasm backend. */
+/**
+ * Kernel names {@linkcode registerWasmConvKernels} and
+ * {@linkcode registerBlasConvKernels} may replace or add on the wasm
+ * backend: the convolutions here and the other modules' kernels that
+ * `registerWasmConvKernels` installs along.
+ */
 export const CONV_KERNEL_NAMES: readonly string[] = [
   "Conv2D",
   "FusedConv2D",
   "Conv2DBackpropInput",
   "Conv2DBackpropFilter",
-  "DepthwiseConv2dNativeBackpropFilter",
-  "DepthwiseConv2dNativeBackpropInput",
-  "UnsortedSegmentSum",
-  "MaxPoolGrad",
-  "Tile",
-  "Sum",
-  "Mean",
-  "Identity",
-  "Cast",
+  ...DEPTHWISE_KERNEL_NAMES,
+  ...REDUCE_KERNEL_NAMES,
+  ...POOL_KERNEL_NAMES,
+  ...ARRAY_KERNEL_NAMES,
 ];
 
 /** At most this many floats of im2col scratch per chunk (16 MiB). */
 const SCRATCH_FLOATS = 1 << 22;
-
-type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 /**
  * Below this many input channels the gathering col2im spends more on finding
@@ -148,57 +163,16 @@ function heapScratch(
   return backend.makeOutput([Math.max(1, n)], "float32");
 }
 
-// ---------------------------------------------------------------------------
-// Registration bookkeeping.
-
-/** The stock wasm kernels, captured before this module first replaced any. */
-let originals: Map<string, tf.KernelConfig | undefined> | null = null;
-
-function captureOriginals(): Map<string, tf.KernelConfig | undefined> {
-  if (originals === null) {
-    originals = new Map();
-    for (const name of CONV_KERNEL_NAMES) {
-      originals.set(name, tf.getKernel(name, BACKEND));
-    }
-  }
-  return originals;
-}
-
-function original(name: string): tf.KernelConfig | undefined {
-  return captureOriginals().get(name);
-}
-
-function install(name: string, kernelFunc: tf.KernelFunc): void {
-  // The stock setupFunc comes along: our kernels fall back to the stock one,
-  // which needs it run when the backend initializes after this call.
-  const setupFunc = original(name)?.setupFunc;
-  if (tf.getKernel(name, BACKEND)) tf.unregisterKernel(name, BACKEND);
-  tf.registerKernel({
-    kernelName: name,
-    backendName: BACKEND,
-    kernelFunc,
-    setupFunc,
-  });
-}
-
-function reinstate(name: string): void {
-  const stock = original(name);
-  const current = tf.getKernel(name, BACKEND);
-  if (current === stock) return;
-  if (current) tf.unregisterKernel(name, BACKEND);
-  if (stock) tf.registerKernel(stock);
-}
-
 /** Calls the stock kernel, or explains that wasm has none for this case. */
-function callOriginal(name: string, args: KernelArgs, why: string) {
-  const stock = original(name);
-  if (!stock) {
-    throw new Error(
-      `${name} on wasm: ${why}, and tfjs-backend-wasm has no kernel to fall ` +
-        `back to. Use NHWC float32 tensors, or run on the "cpu" backend.`,
-    );
-  }
-  return stock.kernelFunc(args);
+function callStock(
+  name: string,
+  args: KernelArgs,
+  why: string,
+): tf.TensorInfo {
+  return callStockKernel(name, args, {
+    why,
+    fix: 'use NHWC float32 tensors, or run on the "cpu" backend',
+  });
 }
 
 /**
@@ -206,42 +180,31 @@ function callOriginal(name: string, args: KernelArgs, why: string) {
  * the names in {@linkcode CONV_KERNEL_NAMES} (removing the ones it lacks).
  */
 export function restoreWasmConvKernels(): void {
-  for (const name of CONV_KERNEL_NAMES) reinstate(name);
+  restoreStockKernels(CONV_KERNEL_NAMES);
 }
 
 /**
- * Installs the plain-wasm kernel set. Adds what stock wasm lacks:
- * `Conv2DBackpropFilter` (transposed im2col in JS + the wasm `BatchMatMul`),
- * `DepthwiseConv2dNativeBackpropFilter`/`Input` and `UnsortedSegmentSum`
- * (direct loops). Replaces stock kernels that are slow in a
- * batch-normalized convnet's training step: `Conv2DBackpropInput`
- * (`dy @ filterᵀ` on the wasm matmul + col2im), `MaxPoolGrad`, `Tile` (the
- * batch-norm gradient tiles per-channel values to the full activation),
- * `Sum`/`Mean` over leading axes (stock transposes first), and `Identity` /
- * same-dtype `Cast`, which share the input's data (one more reference) like
- * the cpu backend instead of copying it. `Conv2D` and `FusedConv2D` stay
- * stock behind a guard: with a numeric `pad`, unequal strides or a
- * non-square filter, tfjs-core 4.22 mis-sizes the output and the stock
- * kernel writes past it, so that case throws a clear error instead. Replaces
- * BLAS versions if those were installed. Idempotent.
+ * Installs the plain-wasm kernel set. Adds `Conv2DBackpropFilter`
+ * (transposed im2col in JS + the wasm `BatchMatMul`), which stock wasm
+ * lacks, and replaces `Conv2DBackpropInput` (`dy @ filterᵀ` on the wasm
+ * matmul + col2im), slow in a convnet's training step. `Conv2D` and
+ * `FusedConv2D` stay stock behind a guard: with a numeric `pad`, unequal
+ * strides or a non-square filter, tfjs-core 4.22 mis-sizes the output and
+ * the stock kernel writes past it, so that case throws a clear error
+ * instead. Also installs the other kernels that training step needs, from
+ * their own modules: the depthwise-conv gradients, `MaxPoolGrad`, `Tile`,
+ * `Identity`/`Cast`, `Sum`/`Mean` and `UnsortedSegmentSum`. Replaces BLAS
+ * versions if those were installed. Idempotent.
  */
 export function registerWasmConvKernels(): void {
-  install("Conv2D", (args) => guardedStock("Conv2D", args));
-  install("FusedConv2D", (args) => guardedStock("FusedConv2D", args));
-  install("Conv2DBackpropInput", wasmConv2DBackpropInput);
-  install("Conv2DBackpropFilter", wasmConv2DBackpropFilter);
-  install(
-    "DepthwiseConv2dNativeBackpropFilter",
-    depthwiseConv2dBackpropFilter,
-  );
-  install("DepthwiseConv2dNativeBackpropInput", depthwiseConv2dBackpropInput);
-  install("UnsortedSegmentSum", unsortedSegmentSum);
-  install("MaxPoolGrad", maxPoolGrad);
-  install("Tile", tile);
-  install("Sum", (args) => reduceLeading("Sum", args));
-  install("Mean", (args) => reduceLeading("Mean", args));
-  install("Identity", identity);
-  install("Cast", cast);
+  installKernel("Conv2D", (args) => guardedStock("Conv2D", args));
+  installKernel("FusedConv2D", (args) => guardedStock("FusedConv2D", args));
+  installKernel("Conv2DBackpropInput", wasmConv2DBackpropInput);
+  installKernel("Conv2DBackpropFilter", wasmConv2DBackpropFilter);
+  registerWasmDepthwiseKernels();
+  registerWasmReduceKernels();
+  registerWasmPoolKernels();
+  registerWasmArrayKernels();
 }
 
 /**
@@ -252,10 +215,13 @@ export function registerWasmConvKernels(): void {
  * the kernels BLAS does not replace. Idempotent; the last `blas` wins.
  */
 export function registerBlasConvKernels(blas: Blas): void {
-  install("Conv2D", (args) => blasConv2D(blas, args));
-  install("FusedConv2D", (args) => blasFusedConv2D(blas, args));
-  install("Conv2DBackpropInput", (args) => blasConv2DBackpropInput(blas, args));
-  install(
+  installKernel("Conv2D", (args) => blasConv2D(blas, args));
+  installKernel("FusedConv2D", (args) => blasFusedConv2D(blas, args));
+  installKernel(
+    "Conv2DBackpropInput",
+    (args) => blasConv2DBackpropInput(blas, args),
+  );
+  installKernel(
     "Conv2DBackpropFilter",
     (args) => blasConv2DBackpropFilter(blas, args),
   );
@@ -263,10 +229,6 @@ export function registerBlasConvKernels(blas: Blas): void {
 
 // ---------------------------------------------------------------------------
 // Shared helpers.
-
-type Strides = [number, number] | number;
-type Pad = "valid" | "same" | number | tf.backend_util.ExplicitPadding;
-type Rounding = "floor" | "round" | "ceil" | undefined;
 
 function conv2DInfo(
   xShape: number[],
@@ -379,7 +341,7 @@ function guardedStock(name: string, args: KernelArgs): tf.TensorInfo {
       );
     }
   }
-  return original(name)!.kernelFunc(args) as tf.TensorInfo;
+  return callStockKernel(name, args);
 }
 
 function pair(v: Strides): [number, number] {
@@ -397,7 +359,7 @@ function blasConv2D(blas: Blas, args: KernelArgs): tf.TensorInfo {
   };
   const info = conv2DInfo(x.shape, filter.shape, args.attrs ?? {}, true);
   const why = unsupported(info, [x, filter]);
-  if (why) return callOriginal("Conv2D", args, why) as tf.TensorInfo;
+  if (why) return callStock("Conv2D", args, why);
   const out = backend.makeOutput(info.outShape, "float32");
   blasConvInto(blas, backend, convGeometry(info), x, filter, out);
   return out;
@@ -443,7 +405,7 @@ function blasFusedConv2D(blas: Blas, args: KernelArgs): tf.TensorInfo {
   if (!why && (!fits(bias) || !fits(alphaT))) {
     why = "bias or prelu weights that do not broadcast per channel";
   }
-  if (why) return callOriginal("FusedConv2D", args, why) as tf.TensorInfo;
+  if (why) return callStock("FusedConv2D", args, why);
 
   const out = backend.makeOutput(info.outShape, "float32");
   blasConvInto(blas, backend, convGeometry(info), x, filter, out);
@@ -472,7 +434,7 @@ function blasConv2DBackpropInput(
   const info = conv2DInfo(inputShape, filter.shape, attrs, false);
   const why = unsupported(info, [dy, filter]);
   if (why) {
-    return callOriginal("Conv2DBackpropInput", args, why) as tf.TensorInfo;
+    return callStock("Conv2DBackpropInput", args, why);
   }
   const g = convGeometry(info);
   const out = backend.makeOutput(info.inShape, "float32");
@@ -535,7 +497,7 @@ function blasConv2DBackpropFilter(
   const info = conv2DInfo(x.shape, filterShape, attrs, false);
   const why = unsupported(info, [x, dy]);
   if (why) {
-    return callOriginal("Conv2DBackpropFilter", args, why) as tf.TensorInfo;
+    return callStock("Conv2DBackpropFilter", args, why);
   }
   const g = convGeometry(info);
   const out = backend.makeOutput(filterShape, "float32");
@@ -595,7 +557,7 @@ function wasmConv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
   const info = conv2DInfo(x.shape, filterShape, attrs, false);
   const why = unsupported(info, [x, dy]);
   if (why) {
-    return callOriginal("Conv2DBackpropFilter", args, why) as tf.TensorInfo;
+    return callStock("Conv2DBackpropFilter", args, why);
   }
   const g = convGeometry(info);
   const m = colRows(g);
@@ -667,7 +629,7 @@ function wasmConv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
   const info = conv2DInfo(inputShape, filter.shape, attrs, false);
   const why = unsupported(info, [dy, filter]);
   if (why) {
-    return callOriginal("Conv2DBackpropInput", args, why) as tf.TensorInfo;
+    return callStock("Conv2DBackpropInput", args, why);
   }
   const g = convGeometry(info);
   const m = colRows(g);
@@ -728,272 +690,4 @@ function wasmConv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
   }
   disposeIntermediate(backend, filterT);
   return out;
-}
-
-function depthwiseInfo(
-  xShape: number[],
-  filterShape: number[],
-  attrs: tf.NamedAttrMap,
-): tf.backend_util.Conv2DInfo {
-  return tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    attrs.strides as Strides,
-    (attrs.dilations as Strides | undefined) ?? 1,
-    attrs.pad as Pad,
-    attrs.dimRoundingMode as Rounding,
-    true,
-  );
-}
-
-/**
- * Visits every (output pixel, filter tap) pair of a depthwise convolution
- * that lands inside the input, with the flat offsets of the input pixel and
- * the output pixel (channel 0) and of the tap (channel 0, multiplier 0).
- */
-function forEachDepthwiseTap(
-  info: tf.backend_util.Conv2DInfo,
-  visit: (xPixel: number, yPixel: number, tap: number) => void,
-): void {
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth } =
-    info;
-  const { filterHeight, filterWidth, strideHeight, strideWidth } = info;
-  const { dilationHeight, dilationWidth, outChannels } = info;
-  const top = info.padInfo.top;
-  const left = info.padInfo.left;
-  for (let b = 0; b < batchSize; b++) {
-    for (let oy = 0; oy < outHeight; oy++) {
-      for (let ox = 0; ox < outWidth; ox++) {
-        const yPixel = ((b * outHeight + oy) * outWidth + ox) * outChannels;
-        for (let fy = 0; fy < filterHeight; fy++) {
-          const iy = oy * strideHeight - top + fy * dilationHeight;
-          if (iy < 0 || iy >= inHeight) continue;
-          for (let fx = 0; fx < filterWidth; fx++) {
-            const ix = ox * strideWidth - left + fx * dilationWidth;
-            if (ix < 0 || ix >= inWidth) continue;
-            const xPixel = ((b * inHeight + iy) * inWidth + ix) * inChannels;
-            visit(xPixel, yPixel, (fy * filterWidth + fx) * outChannels);
-          }
-        }
-      }
-    }
-  }
-}
-
-function depthwiseConv2dBackpropFilter(args: KernelArgs): tf.TensorInfo {
-  const backend = asWasmBackend(args.backend);
-  const attrs = args.attrs ?? {};
-  const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const filterShape = attrs.filterShape as number[];
-  const info = depthwiseInfo(x.shape, filterShape, attrs);
-  const out = backend.makeOutput(filterShape, "float32");
-  const dw = heapView(backend, out);
-  const xs = heapView(backend, x);
-  const dys = heapView(backend, dy);
-  const inC = info.inChannels;
-  const mult = info.outChannels / inC;
-  dw.fill(0);
-  forEachDepthwiseTap(info, (xp, yp, tap) => {
-    for (let c = 0; c < inC; c++) {
-      const v = xs[xp + c];
-      for (let q = 0; q < mult; q++) {
-        dw[tap + c * mult + q] += v * dys[yp + c * mult + q];
-      }
-    }
-  });
-  return out;
-}
-
-function depthwiseConv2dBackpropInput(args: KernelArgs): tf.TensorInfo {
-  const backend = asWasmBackend(args.backend);
-  const attrs = args.attrs ?? {};
-  const { dy, filter } = args.inputs as {
-    dy: tf.TensorInfo;
-    filter: tf.TensorInfo;
-  };
-  const inputShape = attrs.inputShape as number[];
-  const info = depthwiseInfo(inputShape, filter.shape, attrs);
-  const out = backend.makeOutput(inputShape, "float32");
-  const dx = heapView(backend, out);
-  const w = heapView(backend, filter);
-  const dys = heapView(backend, dy);
-  const inC = info.inChannels;
-  const mult = info.outChannels / inC;
-  dx.fill(0);
-  forEachDepthwiseTap(info, (xp, yp, tap) => {
-    for (let c = 0; c < inC; c++) {
-      let s = 0;
-      for (let q = 0; q < mult; q++) {
-        s += w[tap + c * mult + q] * dys[yp + c * mult + q];
-      }
-      dx[xp + c] += s;
-    }
-  });
-  return out;
-}
-
-function unsortedSegmentSum(args: KernelArgs): tf.TensorInfo {
-  const backend = asWasmBackend(args.backend);
-  const { x, segmentIds } = args.inputs as {
-    x: tf.TensorInfo;
-    segmentIds: tf.TensorInfo;
-  };
-  const numSegments = (args.attrs ?? {}).numSegments as number;
-  if (x.dtype !== "float32" && x.dtype !== "int32") {
-    throw new Error(
-      `UnsortedSegmentSum on wasm supports float32 and int32, got ` +
-        `${x.dtype}; cast the input first.`,
-    );
-  }
-  const outShape = [numSegments, ...x.shape.slice(segmentIds.shape.length)];
-  const inner = tf.util.sizeFromShape(outShape.slice(1));
-  const out = backend.makeOutput(outShape, x.dtype);
-  const buffer = backend.wasm.HEAPU8.buffer as ArrayBuffer;
-  const Typed = x.dtype === "int32" ? Int32Array : Float32Array;
-  const view = (
-    t: tf.TensorInfo,
-    ctor: typeof Int32Array | typeof Float32Array,
-  ) =>
-    new ctor(
-      buffer,
-      heapOffset(backend, t),
-      tf.util.sizeFromShape(t.shape),
-    );
-  const ys = view(out, Typed);
-  const xs = view(x, Typed);
-  const ids = view(segmentIds, Int32Array);
-  ys.fill(0);
-  for (let i = 0; i < ids.length; i++) {
-    const s = ids[i];
-    if (s < 0 || s >= numSegments) continue; // TF drops out-of-range ids.
-    const src = i * inner;
-    const dst = s * inner;
-    for (let j = 0; j < inner; j++) ys[dst + j] += xs[src + j];
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------
-// Kernels a batch-normalized convnet's training step leans on.
-
-/** A typed view of a float32, int32 or bool tensor on the heap. */
-function typedView(
-  backend: ReturnType<typeof asWasmBackend>,
-  t: tf.TensorInfo,
-): Float32Array | Int32Array | Uint8Array {
-  const buffer = backend.wasm.HEAPU8.buffer as ArrayBuffer;
-  const offset = heapOffset(backend, t);
-  const size = tf.util.sizeFromShape(t.shape);
-  if (t.dtype === "int32") return new Int32Array(buffer, offset, size);
-  if (t.dtype === "bool") return new Uint8Array(buffer, offset, size);
-  return new Float32Array(buffer, offset, size);
-}
-
-/** dx of max pooling (see lib/backend/pool_kernels.ts). */
-function maxPoolGrad(args: KernelArgs): tf.TensorInfo {
-  return wasmMaxPoolGrad(args) ??
-    callOriginal("MaxPoolGrad", args, "non-float32 input") as tf.TensorInfo;
-}
-
-/** Repeats x `reps[i]` times along each axis, by block copies. */
-function tile(args: KernelArgs): tf.TensorInfo {
-  const backend = asWasmBackend(args.backend);
-  const { x } = args.inputs as { x: tf.TensorInfo };
-  const reps = (args.attrs ?? {}).reps as number[];
-  if (x.dtype === "string" || x.dtype === "complex64") {
-    return callOriginal("Tile", args, `dtype ${x.dtype}`) as tf.TensorInfo;
-  }
-  const shape = x.shape;
-  const rank = shape.length;
-  const outShape = shape.map((s, i) => s * reps[i]);
-  const out = backend.makeOutput(outShape, x.dtype);
-  const dst = typedView(backend, out);
-  const src = typedView(backend, x);
-  if (dst.length === 0) return out;
-  if (rank === 0) {
-    dst[0] = src[0];
-    return out;
-  }
-  const inStride = tf.util.computeStrides(shape).concat(1);
-  const outStride = tf.util.computeStrides(outShape).concat(1);
-  const fill = (d: number, si: number, di: number) => {
-    const n = shape[d];
-    if (d === rank - 1) {
-      for (let i = 0; i < n; i++) dst[di + i] = src[si + i];
-    } else {
-      for (let i = 0; i < n; i++) {
-        fill(d + 1, si + i * inStride[d], di + i * outStride[d]);
-      }
-    }
-    const block = n * outStride[d];
-    for (let r = 1; r < reps[d]; r++) {
-      dst.copyWithin(di + r * block, di, di + block);
-    }
-  };
-  fill(0, 0, 0);
-  return out;
-}
-
-/**
- * Sum or Mean over the leading axes of a float32 tensor (e.g. NHWC over
- * N, H, W: the batch-norm statistics) as one pass of column sums; other
- * reductions go to the stock kernel.
- */
-function reduceLeading(name: "Sum" | "Mean", args: KernelArgs): tf.TensorInfo {
-  const backend = asWasmBackend(args.backend);
-  const attrs = args.attrs ?? {};
-  const { x } = args.inputs as { x: tf.TensorInfo };
-  const axes = tf.util.parseAxisParam(
-    attrs.axis as number | number[],
-    x.shape,
-  ).sort((a, b) => a - b);
-  const k = axes.length;
-  const leading = k > 0 && k < x.shape.length &&
-    axes.every((a, i) => a === i);
-  if (!leading || x.dtype !== "float32") {
-    return original(name)!.kernelFunc(args) as tf.TensorInfo;
-  }
-  const outer = tf.util.sizeFromShape(x.shape.slice(0, k));
-  const inner = tf.util.sizeFromShape(x.shape.slice(k));
-  const outShape = attrs.keepDims
-    ? x.shape.map((s, i) => (i < k ? 1 : s))
-    : x.shape.slice(k);
-  const out = backend.makeOutput(outShape, "float32");
-  const ys = heapView(backend, out);
-  const xs = heapView(backend, x);
-  const acc = new Float64Array(inner);
-  let i = 0;
-  let o = 0;
-  // Four rows per pass: fewer read-modify-writes of acc (~1.2x here).
-  for (; i + 4 <= outer; i += 4, o += 4 * inner) {
-    for (let j = 0; j < inner; j++) {
-      const q = o + j;
-      acc[j] += (xs[q] + xs[q + inner]) +
-        (xs[q + 2 * inner] + xs[q + 3 * inner]);
-    }
-  }
-  for (; i < outer; i++, o += inner) {
-    for (let j = 0; j < inner; j++) acc[j] += xs[o + j];
-  }
-  const scale = name === "Mean" ? 1 / outer : 1;
-  for (let j = 0; j < inner; j++) ys[j] = acc[j] * scale;
-  return out;
-}
-
-/** Shares x's data (one more reference) instead of copying it. */
-function identity(args: KernelArgs): tf.TensorInfo {
-  const backend = asWasmBackend(args.backend);
-  const { x } = args.inputs as { x: tf.TensorInfo };
-  if (x.dtype === "string") {
-    return original("Identity")!.kernelFunc(args) as tf.TensorInfo;
-  }
-  backend.incRef(x.dataId);
-  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-}
-
-/** Cast to the same dtype is an identity; other casts go to the stock kernel. */
-function cast(args: KernelArgs): tf.TensorInfo {
-  const { x } = args.inputs as { x: tf.TensorInfo };
-  if ((args.attrs ?? {}).dtype === x.dtype) return identity(args);
-  return original("Cast")!.kernelFunc(args) as tf.TensorInfo;
 }

@@ -21,6 +21,12 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-wasm";
 import type { Blas } from "./blas.ts";
 import {
+  callStockKernel,
+  installKernel,
+  type KernelArgs,
+  restoreStockKernels,
+} from "./kernel_registry.ts";
+import {
   asWasmBackend,
   disposeIntermediate,
   f32View,
@@ -30,12 +36,10 @@ import {
 } from "./wasm_heap.ts";
 
 const KERNEL_NAMES = ["BatchMatMul", "_FusedMatMul"] as const;
-type MatMulKernelName = typeof KERNEL_NAMES[number];
 
 /** Which matmul kernels are installed on wasm. */
 export type MatMulKernelVariant = "original" | "wasm" | "blas";
 
-const originals = new Map<MatMulKernelName, tf.KernelConfig>();
 let active: MatMulKernelVariant = "original";
 
 /** Activations that `tf.fused.matMul` can ask a kernel to apply. */
@@ -70,27 +74,11 @@ interface FusedAttrs extends MatMulAttrs {
   leakyreluAlpha?: number;
 }
 
-function captureOriginals(): void {
-  for (const name of KERNEL_NAMES) {
-    if (originals.has(name)) continue;
-    const kernel = tf.getKernel(name, "wasm");
-    if (!kernel) {
-      throw new Error(
-        `The wasm backend has no "${name}" kernel to replace; import ` +
-          '"@tensorflow/tfjs-backend-wasm" (4.22.0) before registering.',
-      );
-    }
-    originals.set(name, kernel);
-  }
-}
-
-function install(name: MatMulKernelName, kernelFunc: tf.KernelFunc): void {
-  if (tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
-  tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc });
-}
-
-function original(name: MatMulKernelName): tf.KernelFunc {
-  return originals.get(name)!.kernelFunc;
+/** Runs tfjs' own wasm kernel `name`, which our wrappers build on. */
+function original(name: string, args: KernelArgs): tf.TensorInfo {
+  return callStockKernel(name, args, {
+    fix: 'import "@tensorflow/tfjs-backend-wasm" (4.22.0) before registering',
+  });
 }
 
 /** The matmul kernel variant currently registered on wasm. */
@@ -100,11 +88,7 @@ export function activeMatMulKernels(): MatMulKernelVariant {
 
 /** Re-registers tfjs' own wasm `BatchMatMul` and `_FusedMatMul`. */
 export function restoreOriginalMatMulKernels(): void {
-  if (originals.size === 0) return;
-  for (const name of KERNEL_NAMES) {
-    if (tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
-    tf.registerKernel(originals.get(name)!);
-  }
+  restoreStockKernels(KERNEL_NAMES);
   active = "original";
 }
 
@@ -114,9 +98,8 @@ export function restoreOriginalMatMulKernels(): void {
  * untransposed. Replaces whatever matmul kernels were registered before.
  */
 export function registerWasmMatMulKernels(): void {
-  captureOriginals();
-  install("BatchMatMul", wasmBatchMatMul as unknown as tf.KernelFunc);
-  install("_FusedMatMul", wasmFusedMatMul as unknown as tf.KernelFunc);
+  installKernel("BatchMatMul", wasmBatchMatMul as unknown as tf.KernelFunc);
+  installKernel("_FusedMatMul", wasmFusedMatMul as unknown as tf.KernelFunc);
   active = "wasm";
 }
 
@@ -126,13 +109,12 @@ export function registerWasmMatMulKernels(): void {
  * were registered before.
  */
 export function registerBlasMatMulKernels(blas: Blas): void {
-  captureOriginals();
-  install("BatchMatMul", (args) => {
+  installKernel("BatchMatMul", (args) => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const attrs = args.attrs as unknown as MatMulAttrs;
     return blasMatMul(blas, asWasmBackend(args.backend), a, b, attrs);
   });
-  install("_FusedMatMul", (args) => {
+  installKernel("_FusedMatMul", (args) => {
     const { a, b, bias, preluActivationWeights } = args.inputs as Record<
       string,
       tf.TensorInfo | undefined
@@ -345,18 +327,17 @@ function wasmBatchMatMul(
   args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs: MatMulAttrs },
 ): tf.TensorInfo {
   const backend = asWasmBackend(args.backend);
-  const run = original("BatchMatMul");
   return withUntransposed(
     backend,
     args.inputs,
     args.attrs,
     SMALL_MATMUL,
     (inputs, transposeA, transposeB) =>
-      run({
+      original("BatchMatMul", {
         inputs,
         backend,
         attrs: { transposeA, transposeB },
-      }) as tf.TensorInfo,
+      }),
   );
 }
 
@@ -367,7 +348,6 @@ function wasmFusedMatMul(
   const { bias, preluActivationWeights } = args.inputs;
   const { activation } = args.attrs;
   const leakyreluAlpha = args.attrs.leakyreluAlpha ?? 0.2;
-  const run = original("_FusedMatMul");
   const bShape = args.inputs.b!.shape;
   const n = bShape[bShape.length - (args.attrs.transposeB ? 2 : 1)];
   // The original kernel reads bias and prelu weights as one value per
@@ -385,7 +365,7 @@ function wasmFusedMatMul(
     args.attrs,
     0,
     (inputs, transposeA, transposeB) =>
-      run({
+      original("_FusedMatMul", {
         inputs: native ? inputs : { a: inputs.a, b: inputs.b },
         backend,
         attrs: {
@@ -394,7 +374,7 @@ function wasmFusedMatMul(
           activation: native ? activation : "linear",
           leakyreluAlpha,
         },
-      }) as tf.TensorInfo,
+      }),
   );
   if (!native) {
     applyBiasAndActivation(

@@ -17,13 +17,30 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import type { Pad, Rounding, Strides } from "./conv_attrs.ts";
+import {
+  callStockKernel,
+  installKernel,
+  type KernelArgs,
+} from "./kernel_registry.ts";
 import { asWasmBackend, f32View, heapOffset } from "./wasm_heap.ts";
 import { wasmKernels } from "./wasm_kernels.ts";
 
-type KernelArgs = Parameters<tf.KernelFunc>[0];
-type Strides = [number, number] | number;
-type Pad = "valid" | "same" | number | tf.backend_util.ExplicitPadding;
-type Rounding = "floor" | "round" | "ceil" | undefined;
+/** Kernel names {@linkcode registerWasmPoolKernels} replaces on wasm. */
+export const POOL_KERNEL_NAMES: readonly string[] = ["MaxPoolGrad"];
+
+/**
+ * Installs `MaxPoolGrad` on wasm: {@linkcode wasmMaxPoolGrad} for float32,
+ * the stock kernel for other dtypes. Idempotent.
+ */
+export function registerWasmPoolKernels(): void {
+  installKernel(
+    "MaxPoolGrad",
+    (args) =>
+      wasmMaxPoolGrad(args) ??
+        callStockKernel("MaxPoolGrad", args, { why: "non-float32 input" }),
+  );
+}
 
 /**
  * The `MaxPoolGrad` kernel for float32 `dy` and `input` on wasm; returns

@@ -13,6 +13,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { registerKernelsOnce } from "./kernel_registry.ts";
 
 /** What the wasm backend stores per tensor (`backend.dataIdMap.get(dataId)`). */
 export interface WasmTensorData {
@@ -184,18 +185,13 @@ export function runWasmKernel(
 }
 
 /**
- * Registers each `[kernelName, kernelFunc]` on "wasm" unless a kernel of that
- * name is there already (so registering twice is harmless).
+ * {@linkcode registerKernelsOnce} on "wasm": registers each
+ * `[kernelName, kernelFunc]` unless a kernel of that name is there already.
+ * Lives here too because the heap-kernel modules import their helpers from
+ * this one.
  */
 export function registerWasmKernelsOnce(
   kernels: readonly (readonly [string, unknown])[],
 ): void {
-  for (const [kernelName, kernelFunc] of kernels) {
-    if (tf.getKernel(kernelName, "wasm")) continue;
-    tf.registerKernel({
-      kernelName,
-      backendName: "wasm",
-      kernelFunc: kernelFunc as tf.KernelFunc,
-    });
-  }
+  registerKernelsOnce(kernels, "wasm");
 }

@@ -1,11 +1,19 @@
 /**
  * Convolution kernels on plain wasm and wasm+blas against the cpu backend,
  * kernel by kernel (via `tf.engine().runKernel`, so each attribute is the
- * one under test), plus the im2col helpers against a direct loop.
+ * one under test), the im2col helpers against a direct loop, and which
+ * kernels the registration functions install and restore.
  */
 import { setWasmKernelsEnabled } from "../../lib/backend/wasm_kernels.ts";
 import * as tf from "@tensorflow/tfjs-core";
+import assert from "node:assert/strict";
 import { loadBlas } from "../../lib/backend/blas.ts";
+import {
+  CONV_KERNEL_NAMES,
+  registerBlasConvKernels,
+  registerWasmConvKernels,
+  restoreWasmConvKernels,
+} from "../../lib/backend/conv_kernels.ts";
 import {
   col2im,
   col2imImages,
@@ -21,6 +29,9 @@ import {
   randn,
   type TestBackend,
 } from "./test_util.ts";
+
+// Taken at import, before any backend setup has replaced a kernel.
+const STOCK_WASM = wasmKernelTable();
 
 const hasBlas = loadBlas() !== null;
 const BACKENDS: TestBackend[] = hasBlas ? ["wasm", "wasm+blas"] : ["wasm"];
@@ -440,48 +451,6 @@ Deno.test("FusedConv2D tanh on wasm+blas equals tanh(conv + bias) on cpu", {
   assertClose(actual, expected, 1e-4, "FusedConv2D tanh");
 });
 
-Deno.test("Depthwise conv gradients on wasm match cpu", async () => {
-  const cases = [
-    { h: 7, w: 8, c: 3, m: 2, f: 3, s: 1, pad: "same" as const },
-    { h: 9, w: 9, c: 1, m: 1, f: 2, s: 2, pad: "valid" as const },
-    { h: 6, w: 5, c: 5, m: 3, f: 3, s: 2, pad: "same" as const },
-  ];
-  for (const [i, k] of cases.entries()) {
-    const xShape: [number, number, number, number] = [3, k.h, k.w, k.c];
-    const fShape: [number, number, number, number] = [k.f, k.f, k.c, k.m];
-    const x = randn(tf.util.sizeFromShape(xShape), 800 + i);
-    const f = randn(tf.util.sizeFromShape(fShape), 810 + i);
-    const run = () => {
-      const xt = tf.tensor4d(x, xShape);
-      const ft = tf.tensor4d(f, fShape);
-      const loss = (a: tf.Tensor4D, b: tf.Tensor4D) =>
-        tf.sum(tf.square(tf.depthwiseConv2d(a, b, k.s, k.pad)));
-      const [dx, df] = tf.grads(
-        loss as (
-          ...t: tf.Tensor[]
-        ) => tf.Tensor,
-      )([xt, ft]);
-      return [dx, df];
-    };
-    const expected = await onBackend("cpu", run);
-    const actual = await onBackend("wasm", run);
-    assertClose(actual[0], expected[0], 1e-4, `depthwise dx case ${i}`);
-    assertClose(actual[1], expected[1], 1e-4, `depthwise dFilter case ${i}`);
-  }
-});
-
-Deno.test("UnsortedSegmentSum on wasm matches a hand computation", async () => {
-  const run = () =>
-    tf.unsortedSegmentSum(
-      tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8], [4, 2]),
-      tf.tensor1d([2, 0, 2, 1], "int32"),
-      3,
-    );
-  const actual = await onBackend("wasm", run);
-  // segment 0: row 1; segment 1: row 3; segment 2: rows 0 + 2.
-  assertClose(actual, [3, 4, 7, 8, 6, 8], 0, "unsortedSegmentSum");
-});
-
 Deno.test("switching wasm+blas -> wasm restores the stock forward kernels", {
   ignore: !hasBlas,
 }, async () => {
@@ -614,83 +583,6 @@ Deno.test("im2col, its transpose and col2im follow the definition", () => {
   }
 });
 
-// ---------------------------------------------------------------------------
-// Support kernels the convnet's training step uses (installed on both).
-
-Deno.test("MaxPoolGrad matches cpu", async () => {
-  const cases = [
-    { shape: [3, 9, 7, 5], f: 2, s: 2, pad: "valid" as const },
-    { shape: [1, 7, 8, 3], f: 3, s: 2, pad: "same" as const },
-    { shape: [3, 6, 6, 1], f: 3, s: 1, pad: "valid" as const }, // overlapping
-  ];
-  for (const [i, c] of cases.entries()) {
-    const x = randn(tf.util.sizeFromShape(c.shape), 1000 + i);
-    const run = () => {
-      const xt = tf.tensor4d(x, c.shape as [number, number, number, number]);
-      // d/dx sum(maxPool(x)^2): dy = 2 * maxPool(x) flows to each max.
-      return tf.grad((t: tf.Tensor) =>
-        tf.sum(tf.square(tf.maxPool(t as tf.Tensor4D, c.f, c.s, c.pad)))
-      )(xt);
-    };
-    await compareWithCpu(`MaxPoolGrad case ${i}`, run);
-  }
-});
-
-Deno.test("Tile matches cpu for float32 and int32", async () => {
-  const cases: [number[], number[]][] = [
-    [[1, 1, 1, 5], [3, 4, 2, 1]],
-    [[2, 3], [2, 3]],
-    [[4], [3]],
-    [[2, 1, 3], [1, 4, 1]],
-  ];
-  for (const [shape, reps] of cases) {
-    const v = randn(tf.util.sizeFromShape(shape), 1100);
-    await compareWithCpu(
-      `Tile ${shape} x ${reps}`,
-      () => tf.tile(tf.tensor(v, shape), reps),
-      0,
-    );
-    await compareWithCpu(
-      `Tile int32 ${shape} x ${reps}`,
-      () =>
-        tf.tile(
-          tf.tensor(Array.from(v, (a) => Math.round(a * 10)), shape, "int32"),
-          reps,
-        ),
-      0,
-    );
-  }
-});
-
-Deno.test("Sum and Mean over leading or other axes match cpu", async () => {
-  const shape = [3, 5, 4, 6];
-  const v = randn(tf.util.sizeFromShape(shape), 1200);
-  const axesList: number[][] = [[0], [0, 1], [0, 1, 2], [1, 2], [3], [0, 3], [
-    0,
-    1,
-    2,
-    3,
-  ]];
-  for (const axes of axesList) {
-    for (const keepDims of [false, true]) {
-      await compareWithCpu(`Sum ${axes} keep=${keepDims}`, () => {
-        const s = tf.sum(tf.tensor(v, shape), axes, keepDims);
-        if (
-          s.shape.join() !==
-            tf.sum(tf.zeros(shape), axes, keepDims).shape.join()
-        ) {
-          throw new Error(`Sum shape ${s.shape}`);
-        }
-        return s;
-      });
-      await compareWithCpu(`Mean ${axes} keep=${keepDims}`, () => {
-        const m = tf.mean(tf.tensor(v, shape), axes, keepDims);
-        return tf.concat([tf.reshape(m, [-1]), tf.tensor1d(m.shape)]);
-      });
-    }
-  }
-});
-
 Deno.test("plain wasm refuses the numeric-pad case tfjs-core mis-sizes", async () => {
   await onBackend("wasm", () => {
     const before = tf.memory().numTensors;
@@ -718,4 +610,75 @@ Deno.test("plain wasm refuses the numeric-pad case tfjs-core mis-sizes", async (
     assertClose(y.dataSync().slice(0, 2), [4, 4], 0, "corner of 3x3 ones conv");
     return tf.scalar(tf.memory().numTensors - before);
   });
+});
+
+// ---------------------------------------------------------------------------
+// Registration.
+
+/** The kernels registered on wasm now, by name. */
+function wasmKernelTable(): Map<string, tf.KernelConfig> {
+  return new Map(tf.getKernelsForBackend("wasm").map((k) => [k.kernelName, k]));
+}
+
+/** Names whose registration differs between two tables, sorted. */
+function changedNames(
+  before: Map<string, tf.KernelConfig>,
+  after: Map<string, tf.KernelConfig>,
+): string[] {
+  const names = new Set([...before.keys(), ...after.keys()]);
+  return [...names].filter((n) => before.get(n) !== after.get(n)).sort();
+}
+
+// What plain-wasm setup has installed since before the kernels moved out
+// of conv_kernels.ts into modules of their own.
+const PLAIN_WASM_SET = [
+  "Cast",
+  "Conv2D",
+  "Conv2DBackpropFilter",
+  "Conv2DBackpropInput",
+  "DepthwiseConv2dNativeBackpropFilter",
+  "DepthwiseConv2dNativeBackpropInput",
+  "FusedConv2D",
+  "Identity",
+  "MaxPoolGrad",
+  "Mean",
+  "Sum",
+  "Tile",
+  "UnsortedSegmentSum",
+];
+
+Deno.test("registerWasmConvKernels installs exactly the plain-wasm set, and restoreWasmConvKernels puts tfjs' own kernels back", async () => {
+  await onBackend("wasm", () => tf.scalar(0));
+  assert.deepEqual([...CONV_KERNEL_NAMES].sort(), PLAIN_WASM_SET);
+  restoreWasmConvKernels();
+  const restored = wasmKernelTable();
+  for (const name of PLAIN_WASM_SET) {
+    assert.equal(restored.get(name), STOCK_WASM.get(name), `${name} restored`);
+  }
+  registerWasmConvKernels();
+  const installed = wasmKernelTable();
+  assert.deepEqual(changedNames(restored, installed), PLAIN_WASM_SET);
+  for (const name of PLAIN_WASM_SET) {
+    assert.equal(
+      installed.get(name)!.setupFunc,
+      STOCK_WASM.get(name)?.setupFunc,
+      `${name} keeps the stock setupFunc`,
+    );
+  }
+});
+
+Deno.test("registerBlasConvKernels replaces exactly the four convolutions", {
+  ignore: !hasBlas,
+}, async () => {
+  await onBackend("wasm", () => tf.scalar(0));
+  const plain = wasmKernelTable();
+  registerBlasConvKernels(loadBlas()!);
+  assert.deepEqual(changedNames(plain, wasmKernelTable()), [
+    "Conv2D",
+    "Conv2DBackpropFilter",
+    "Conv2DBackpropInput",
+    "FusedConv2D",
+  ]);
+  // Back to what the active "wasm" setup installed.
+  registerWasmConvKernels();
 });

@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import {
   activeMatMulKernels,
   matMulGeometry,
+  registerWasmMatMulKernels,
+  restoreOriginalMatMulKernels,
 } from "../../lib/backend/matmul_kernels.ts";
 import {
   assertClose,
@@ -10,6 +12,11 @@ import {
   randn,
   type TestBackend,
 } from "./test_util.ts";
+
+// Taken at import, before any backend setup has replaced a kernel.
+const STOCK = new Map(
+  ["BatchMatMul", "_FusedMatMul"].map((n) => [n, tf.getKernel(n, "wasm")!]),
+);
 
 const PAIRS = [[false, false], [true, false], [false, true], [true, true]];
 
@@ -250,4 +257,20 @@ Deno.test("fused bias with transposeA, checked by hand", async () => {
       }));
     assert.deepEqual(r, hand, backend);
   }
+});
+
+Deno.test("the matmul replacements keep the stock setupFunc, and restoring puts tfjs' own kernels back", async () => {
+  await onBackend("wasm", () => tf.scalar(0));
+  for (const [name, stock] of STOCK) {
+    const installed = tf.getKernel(name, "wasm")!;
+    assert.notEqual(installed.kernelFunc, stock.kernelFunc, name);
+    assert.equal(installed.setupFunc, stock.setupFunc, `${name} setupFunc`);
+  }
+  restoreOriginalMatMulKernels();
+  assert.equal(activeMatMulKernels(), "original");
+  for (const [name, stock] of STOCK) {
+    assert.equal(tf.getKernel(name, "wasm"), stock, `${name} restored`);
+  }
+  // Back to what the active "wasm" setup installed.
+  registerWasmMatMulKernels();
 });

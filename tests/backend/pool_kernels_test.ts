@@ -92,6 +92,15 @@ function tiedInput(shape: Shape4, seed: number): Float32Array {
   return x;
 }
 
+/** Runs `run` on cpu and on every wasm flavour and compares the results. */
+async function matchesCpu(run: () => tf.Tensor, tol: number, label: string) {
+  const expected = await onBackend("cpu", run);
+  for (const backend of BACKENDS) {
+    const actual = await onBackend(backend, run);
+    assertClose(actual, expected, tol, `${backend} ${label}`);
+  }
+}
+
 async function compare(c: PoolCase, x: Float32Array, label: string) {
   const info = poolInfo(c);
   const dy = randn(tf.util.sizeFromShape(info.outShape), 77);
@@ -104,14 +113,9 @@ async function compare(c: PoolCase, x: Float32Array, label: string) {
       output: y,
     }, { filterSize: c.filter, strides: c.strides, pad: c.pad }) as tf.Tensor;
   };
-  const expected = await onBackend("cpu", run);
-  for (const backend of BACKENDS) {
-    const actual = await onBackend(backend, run);
-    // Disjoint windows: each dx value is one dy value, exactly. Overlapping
-    // ones sum in float32 here, in float64 on cpu.
-    const tol = c.disjoint ? 0 : 1e-6;
-    assertClose(actual, expected, tol, `${backend} ${label}`);
-  }
+  // Disjoint windows: each dx value is one dy value, exactly. Overlapping
+  // ones sum in float32 here, in float64 on cpu.
+  await matchesCpu(run, c.disjoint ? 0 : 1e-6, label);
 }
 
 Deno.test("the pooling cases take the intended paths", () => {
@@ -179,5 +183,24 @@ Deno.test("MaxPoolGrad sends a tie to the first maximum in scan order", async ()
       expected[first * c + ch] = ch + 1;
     }
     assertClose(actual, expected, 0, `${backend} first maximum`);
+  }
+});
+
+Deno.test("MaxPoolGrad through tf.grad of maxPool matches cpu", async () => {
+  const cases = [
+    { shape: [3, 9, 7, 5], f: 2, s: 2, pad: "valid" as const },
+    { shape: [1, 7, 8, 3], f: 3, s: 2, pad: "same" as const },
+    { shape: [3, 6, 6, 1], f: 3, s: 1, pad: "valid" as const }, // overlapping
+  ];
+  for (const [i, c] of cases.entries()) {
+    const x = randn(tf.util.sizeFromShape(c.shape), 1000 + i);
+    const run = () => {
+      const xt = tf.tensor4d(x, c.shape as Shape4);
+      // d/dx sum(maxPool(x)^2): dy = 2 * maxPool(x) flows to each max.
+      return tf.grad((t: tf.Tensor) =>
+        tf.sum(tf.square(tf.maxPool(t as tf.Tensor4D, c.f, c.s, c.pad)))
+      )(xt);
+    };
+    await matchesCpu(run, 1e-4, `tf.grad case ${i}`);
   }
 });
