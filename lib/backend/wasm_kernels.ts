@@ -130,6 +130,63 @@ export interface WasmKernels {
     lr: number,
     m: number,
   ): void;
+  /** `sum(x^2)` (`p`: 16 floats of scratch). */
+  sum_sq(x: number, n: number, p: number): number;
+  /** The seed's rescaling RMSProp update (gradient `scale * g`, or `0.1 * p` when `shrink` is 1). */
+  rmsprop_rescaled(
+    p: number,
+    mem: number,
+    sq: number,
+    avg: number,
+    g: number,
+    outP: number,
+    outM: number,
+    outSq: number,
+    outAvg: number,
+    n: number,
+    lr: number,
+    m: number,
+    scale: number,
+    shrink: number,
+  ): void;
+  /** Centred RMSProp with momentum (Graves 2013); `nesterov` 1 for the look-ahead step. */
+  rmsprop_centered(
+    p: number,
+    ms: number,
+    mg: number,
+    d: number,
+    g: number,
+    outP: number,
+    outMs: number,
+    outMg: number,
+    outD: number,
+    n: number,
+    lr: number,
+    decay: number,
+    oneMinusDecay: number,
+    m: number,
+    eps: number,
+    nesterov: number,
+  ): void;
+  /** The Adam update; `c1`, `c2` the bias corrections `1 - beta^t`. */
+  adam(
+    p: number,
+    m1: number,
+    m2: number,
+    g: number,
+    outP: number,
+    outM1: number,
+    outM2: number,
+    n: number,
+    lr: number,
+    beta1: number,
+    oneMinusBeta1: number,
+    beta2: number,
+    oneMinusBeta2: number,
+    c1: number,
+    c2: number,
+    eps: number,
+  ): void;
 }
 
 let compiled: WebAssembly.Module | null = null;

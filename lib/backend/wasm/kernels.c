@@ -478,3 +478,106 @@ void max_pool_grad_2x2(const float *restrict x, const float *restrict dy,
     }
   }
 }
+
+/*
+ * Optimizer updates (lib/optim/, registered in lib/backend/optimizer_kernels.ts):
+ * one pass over a parameter, its state and its gradient, writing fresh
+ * outputs, instead of a chain of elementwise kernels with full-size
+ * temporaries. Coefficients such as 1 - decay come from the caller, computed
+ * in float64 and rounded once, as the tf-ops path rounds them.
+ */
+
+/* sum(x^2) (p: 16 floats of scratch), the squares in float32 as tf.square's. */
+EXPORT(sum_sq)
+double sum_sq(const float *restrict x, int n, float *restrict p) {
+  REDUCE(n, x[i] * x[i])
+}
+
+/*
+ * The seed's rescaling RMSProp (lib/optim/rmsprop_rescaled.ts) for one
+ * parameter: the gradient is scale * g, or 0.1 * p when shrink (the step's
+ * gradient norm was not finite); the running square and average take it with
+ * coefficient 0.9; then the Nesterov step of nesterov() above.
+ */
+#define RMSPROP_RESCALED_LOOP(grad)                                            \
+  for (int i = 0; i < n; i++) {                                                \
+    float gi = (grad);                                                         \
+    outSq[i] = 0.9f * sq[i] + 0.1f * (gi * gi);                                \
+    outAvg[i] = 0.9f * avg[i] + 0.1f * gi;                                     \
+    float step = lr * gi;                                                      \
+    float u = m * mem[i] - step;                                               \
+    outM[i] = u;                                                               \
+    outP[i] = p[i] + m * u - step;                                             \
+  }
+
+EXPORT(rmsprop_rescaled)
+void rmsprop_rescaled(const float *restrict p, const float *restrict mem,
+                      const float *restrict sq, const float *restrict avg,
+                      const float *restrict g, float *restrict outP,
+                      float *restrict outM, float *restrict outSq,
+                      float *restrict outAvg, int n, float lr, float m,
+                      float scale, int shrink) {
+  if (shrink) {
+    RMSPROP_RESCALED_LOOP(0.1f * p[i])
+  } else {
+    RMSPROP_RESCALED_LOOP(scale * g[i])
+  }
+}
+
+/*
+ * Centred RMSProp with momentum (Graves 2013, eqs. 38-41; lib/optim/rmsprop.ts):
+ * ms' = decay ms + (1 - decay) g^2, mg' = decay mg + (1 - decay) g,
+ * step = lr g / sqrt(max(ms' - mg'^2, 0) + eps), d' = m d - step, then
+ * p' = p + d' (Graves) or, when nesterov, p' = p + m d' - step.
+ */
+#define RMSPROP_CENTERED_LOOP(newParam)                                        \
+  for (int i = 0; i < n; i++) {                                                \
+    float gi = g[i];                                                           \
+    float s2 = decay * ms[i] + oneMinusDecay * (gi * gi);                      \
+    float s1 = decay * mg[i] + oneMinusDecay * gi;                             \
+    float var = s2 - s1 * s1;                                                  \
+    var = var < 0.0f ? 0.0f : var; /* NaN stays NaN */                        \
+    float step = (lr * gi) / __builtin_sqrtf(var + eps);                       \
+    float u = m * d[i] - step;                                                 \
+    outMs[i] = s2;                                                             \
+    outMg[i] = s1;                                                             \
+    outD[i] = u;                                                               \
+    outP[i] = (newParam);                                                      \
+  }
+
+EXPORT(rmsprop_centered)
+void rmsprop_centered(const float *restrict p, const float *restrict ms,
+                      const float *restrict mg, const float *restrict d,
+                      const float *restrict g, float *restrict outP,
+                      float *restrict outMs, float *restrict outMg,
+                      float *restrict outD, int n, float lr, float decay,
+                      float oneMinusDecay, float m, float eps, int nesterov) {
+  if (nesterov) {
+    RMSPROP_CENTERED_LOOP(p[i] + m * u - step)
+  } else {
+    RMSPROP_CENTERED_LOOP(p[i] + u)
+  }
+}
+
+/*
+ * Adam (Kingma & Ba 2015, algorithm 1; lib/optim/adam.ts):
+ * m1' = beta1 m1 + (1 - beta1) g, m2' = beta2 m2 + (1 - beta2) g^2,
+ * p' = p - lr (m1' / c1) / (sqrt(m2' / c2) + eps), c1 = 1 - beta1^t and
+ * c2 = 1 - beta2^t the bias corrections of step t.
+ */
+EXPORT(adam)
+void adam(const float *restrict p, const float *restrict m1,
+          const float *restrict m2, const float *restrict g,
+          float *restrict outP, float *restrict outM1, float *restrict outM2,
+          int n, float lr, float beta1, float oneMinusBeta1, float beta2,
+          float oneMinusBeta2, float c1, float c2, float eps) {
+  for (int i = 0; i < n; i++) {
+    float gi = g[i];
+    float a = beta1 * m1[i] + oneMinusBeta1 * gi;
+    float b = beta2 * m2[i] + oneMinusBeta2 * (gi * gi);
+    outM1[i] = a;
+    outM2[i] = b;
+    float mh = a / c1, vh = b / c2;
+    outP[i] = p[i] - (mh / (__builtin_sqrtf(vh) + eps)) * lr;
+  }
+}
