@@ -113,7 +113,9 @@ export function buildWorkload(c: BenchCase, seed = 1): Workload {
   return {
     step() {
       step++;
-      return tf.tidy(() => trainStep(optimizer, variables, loss));
+      return tf.tidy(() =>
+        trainStep(optimizer, variables, () => ({ loss: loss() })).loss
+      );
     },
     gradients() {
       step++;

@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { epochMinibatches } from "./data/batches.ts";
-import { progress } from "./display/mod.ts";
+import { formatMetric, progress } from "./display/mod.ts";
 
 /**
  * What a step or an evaluation reports: per-example metrics (e.g. `cost`,
@@ -102,18 +102,72 @@ export async function fit(opts: FitOptions): Promise<EpochRecord[]> {
 }
 
 /**
- * One optimizer step on `loss()` over `variables`; returns the loss value.
- * The loss tensor is disposed.
+ * What a model's training step computes on one batch: the loss the optimizer
+ * minimizes, and any other scalars worth logging (accuracy, a cost's terms).
+ */
+export interface StepOutput {
+  /** The loss to minimize. */
+  loss: tf.Scalar;
+  /** Scalars to log beside it, read after the update. */
+  metrics?: Record<string, tf.Scalar>;
+}
+
+/**
+ * One optimizer step on `objective()` over `variables`: minimizes its loss
+ * and returns the loss and every metric as numbers (the tensors are
+ * disposed).
  */
 export function trainStep(
   optimizer: tf.Optimizer,
   variables: tf.Variable[],
-  loss: () => tf.Scalar,
-): number {
-  const value = optimizer.minimize(loss, true, variables)!;
-  const v = value.dataSync()[0];
+  objective: () => StepOutput,
+): { loss: number; metrics: Record<string, number> } {
+  let kept: Record<string, tf.Scalar> = {};
+  const value = optimizer.minimize(
+    () => {
+      const out = objective();
+      // Kept past minimize()'s tidy, read below.
+      kept = Object.fromEntries(
+        Object.entries(out.metrics ?? {}).map(([k, t]) => [k, tf.keep(t)]),
+      );
+      return out.loss;
+    },
+    true,
+    variables,
+  )!;
+  const loss = value.dataSync()[0];
   value.dispose();
-  return v;
+  const metrics: Record<string, number> = {};
+  for (const [k, t] of Object.entries(kept)) {
+    metrics[k] = t.dataSync()[0];
+    t.dispose();
+  }
+  return { loss, metrics };
+}
+
+/**
+ * One line for an epoch of the history: its training metrics, then its
+ * validation metrics, then the rest, each `name value`, and the epoch's
+ * seconds, e.g. `epoch 3: train cost 45.21, kl 1.52 | valid cost 44.98 (12.1 s)`.
+ * `name` (a network's, say) starts the line.
+ */
+export function describeEpoch(row: EpochRecord, name?: string): string {
+  const groups = new Map<string, string[]>();
+  for (const [key, v] of Object.entries(row)) {
+    if (key === "epoch" || key === "seconds") continue;
+    const m = /^(train|valid|test)_(.+)$/.exec(key);
+    const group = m ? m[1] : "";
+    const metric = m ? m[2] : key;
+    if (!groups.has(group)) groups.set(group, []);
+    groups.get(group)!.push(`${metric} ${formatMetric(metric, v)}`);
+  }
+  const order = ["train", "valid", "test", ""];
+  const parts = [...groups].sort((a, b) =>
+    order.indexOf(a[0]) - order.indexOf(b[0])
+  ).map(([g, items]) => (g ? `${g} ` : "") + items.join(", "));
+  const prefix = name ? `${name} ` : "";
+  return `${prefix}epoch ${row.epoch}: ${parts.join(" | ")} ` +
+    `(${row.seconds.toFixed(1)} s)`;
 }
 
 /** Options of {@linkcode fitMinibatches}. */

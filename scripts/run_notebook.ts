@@ -8,9 +8,11 @@
  * ```
  *
  * The notebook must have exactly one code cell tagged `parameters` that
- * declares its parameters with `let` (a `const` cannot be reassigned). After
- * it, a cell tagged `injected-parameters` assigns the overrides
- * (`epochs = 3;`); values are parsed as JSON when valid, else taken as
+ * declares its parameters, either as one object literal
+ * (`const params = { epochs: 16, ... };`, the notebooks' form) or with `let`
+ * (a `const` cannot be reassigned). After it, a cell tagged
+ * `injected-parameters` assigns the overrides (`params.epochs = 3;`, or
+ * `epochs = 3;`); values are parsed as JSON when valid, else taken as
  * strings (`-p name=relu` gives "relu"). Relative paths passed as values are
  * seen from the notebook's folder, the kernel's working directory.
  *
@@ -109,9 +111,14 @@ export function findParametersCell(nb: Notebook): number {
 /**
  * Names declared at the start of a line in the parameters cell, with their
  * keyword: `let epochs = 10;` gives `epochs -> let`. A declaration listing
- * several names on one line (`let a = 1, b = 2;`) yields only the first.
+ * several names on one line (`let a = 1, b = 2;`) yields only the first. A
+ * cell that declares its parameters as one object literal
+ * (`const params = { epochs: 10, ... };`, see {@linkcode parametersObject})
+ * gives that object's keys, with the keyword `key`.
  */
 export function declaredParameters(source: string): Map<string, string> {
+  const object = parametersObject(source);
+  if (object) return new Map(object.keys.map((k) => [k, "key"]));
   const names = new Map<string, string>();
   for (
     const m of source.matchAll(/^\s*(let|const|var)\s+([A-Za-z_$][\w$]*)/gm)
@@ -119,6 +126,69 @@ export function declaredParameters(source: string): Map<string, string> {
     names.set(m[2], m[1]);
   }
   return names;
+}
+
+/**
+ * The object-literal form of a parameters cell: `const params = { ... };`
+ * as its first declaration. Returns the variable's name and the object's
+ * top-level keys in order, or null when the cell has another form.
+ */
+export function parametersObject(
+  source: string,
+): { name: string; keys: string[] } | null {
+  const head =
+    /^\s*(?:\/\/[^\n]*\n\s*)*(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::[^=]*)?=\s*\{/
+      .exec(source);
+  if (!head) return null;
+  const keys: string[] = [];
+  let depth = 1;
+  let expectKey = true;
+  let i = head[0].length;
+  while (i < source.length && depth > 0) {
+    const c = source[i];
+    if (c === "/" && source[i + 1] === "/") {
+      i = source.indexOf("\n", i);
+      if (i < 0) break;
+      continue;
+    }
+    if (c === "/" && source[i + 1] === "*") {
+      i = source.indexOf("*/", i + 2) + 2;
+      if (i < 2) break;
+      continue;
+    }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
+    if (c === '"' || c === "'" || c === "`") {
+      let j = i + 1;
+      while (j < source.length && source[j] !== c) {
+        j += source[j] === "\\" ? 2 : 1;
+      }
+      if (depth === 1 && expectKey) keys.push(source.slice(i + 1, j));
+      expectKey = false;
+      i = j + 1;
+      continue;
+    }
+    if ("{[(".includes(c)) depth++;
+    else if ("}])".includes(c)) depth--;
+    else if (c === "," && depth === 1) {
+      expectKey = true;
+      i++;
+      continue;
+    } else if (depth === 1 && expectKey) {
+      const id = /^[A-Za-z_$][\w$]*/.exec(source.slice(i));
+      if (id) {
+        keys.push(id[0]);
+        expectKey = false;
+        i += id[0].length;
+        continue;
+      }
+    }
+    expectKey = false;
+    i++;
+  }
+  return { name: head[1], keys };
 }
 
 /** Parses `name=value` from `-p`: the value as JSON when valid, else the raw string. */
@@ -141,11 +211,15 @@ export function parseParam(text: string): [string, unknown] {
   }
 }
 
-/** The source of the injected cell: one assignment per override. */
-export function injectedSource(overrides: Overrides): string {
+/**
+ * The source of the injected cell: one assignment per override, to the
+ * parameter itself or, for the object form, to `<object>.<name>`.
+ */
+export function injectedSource(overrides: Overrides, object?: string): string {
   const lines = ["// Parameters injected by scripts/run_notebook.ts"];
   for (const [name, value] of Object.entries(overrides)) {
-    lines.push(`${name} = ${JSON.stringify(value)};`);
+    const target = object ? `${object}.${name}` : name;
+    lines.push(`${target} = ${JSON.stringify(value)};`);
   }
   return lines.join("\n") + "\n";
 }
@@ -162,7 +236,8 @@ export function injectParameters(nb: Notebook, overrides: Overrides): Notebook {
   );
   const copy: Notebook = { ...nb, cells };
   const index = findParametersCell(copy);
-  const declared = declaredParameters(cellSource(cells[index]));
+  const source = cellSource(cells[index]);
+  const declared = declaredParameters(source);
   for (const name of Object.keys(overrides)) {
     const keyword = declared.get(name);
     if (keyword === undefined) {
@@ -184,7 +259,7 @@ export function injectParameters(nb: Notebook, overrides: Overrides): Notebook {
     execution_count: null,
     metadata: { tags: [INJECTED_TAG] },
     outputs: [],
-    source: injectedSource(overrides),
+    source: injectedSource(overrides, parametersObject(source)?.name),
   };
   if (nb.nbformat > 4 || (nb.nbformat === 4 && nb.nbformat_minor >= 5)) {
     cell.id = "injected-parameters";

@@ -1,5 +1,7 @@
-/** Shared assertions for the tests. @module */
+/** Shared assertions and fixtures for the tests. @module */
 import * as tf from "@tensorflow/tfjs-core";
+import type { LabelledImages } from "../lib/data/images.ts";
+import { Rng } from "../lib/random.ts";
 
 /** Asserts every element of `actual` is within `tol` of `expected`. */
 export function assertAllClose(
@@ -23,4 +25,28 @@ export function assertAllClose(
       );
     }
   }
+}
+
+/**
+ * `count` random `side x side x channels` images (standard normal values)
+ * with labels alternating 0, 1.
+ */
+export function randomImages(
+  count: number,
+  side: number,
+  seed: number,
+  channels = 3,
+): LabelledImages {
+  const rng = new Rng(seed);
+  return {
+    images: Float32Array.from(
+      { length: count * side * side * channels },
+      () => rng.normal(),
+    ),
+    labels: Uint8Array.from({ length: count }, (_, i) => i % 2),
+    count,
+    height: side,
+    width: side,
+    channels,
+  };
 }

@@ -1,7 +1,7 @@
 import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
-import { fit, fitMinibatches, trainStep } from "../lib/train.ts";
+import { describeEpoch, fit, fitMinibatches, trainStep } from "../lib/train.ts";
 import { NesterovMomentum } from "../lib/optim/nesterov.ts";
 
 await tf.setBackend("cpu");
@@ -65,11 +65,44 @@ Deno.test("fitMinibatches visits each full batch once per epoch, reshuffled, rep
   assert.deepEqual(await run(), a);
 });
 
-Deno.test("trainStep applies one optimizer step and returns the loss value", () => {
+Deno.test("trainStep applies one optimizer step and returns the loss and metrics", () => {
   const w = tf.variable(tf.scalar(3));
   const opt = new NesterovMomentum(0.1, 0);
-  // loss = w^2 = 9; gradient 6; w <- 3 - 0.6.
-  const loss = trainStep(opt, [w], () => tf.square(w) as tf.Scalar);
+  const before = tf.memory().numTensors;
+  // loss = w^2 = 9; gradient 6; w <- 3 - 0.6. The metric is read before
+  // the update: 2 * w = 6.
+  const { loss, metrics } = trainStep(opt, [w], () => ({
+    loss: tf.square(w) as tf.Scalar,
+    metrics: { double: tf.mul(w, 2) as tf.Scalar },
+  }));
   assert.equal(loss, 9);
+  assert.deepEqual(metrics, { double: 6 });
   assert.ok(Math.abs(w.dataSync()[0] - 2.4) < 1e-6);
+  // Only the optimizer's memory stays.
+  assert.equal(tf.memory().numTensors - before, 1);
+  const plain = trainStep(
+    opt,
+    [w],
+    () => ({ loss: tf.square(w) as tf.Scalar }),
+  );
+  assert.deepEqual(plain.metrics, {});
+});
+
+Deno.test("describeEpoch lists train, then valid metrics, accuracies as percentages", () => {
+  const row = {
+    epoch: 3,
+    seconds: 12.34,
+    train_cost: 45.214,
+    train_kl: 1.5234,
+    valid_accuracy: 0.7581,
+    valid_cost: 44.98,
+  };
+  assert.equal(
+    describeEpoch(row),
+    "epoch 3: train cost 45.21, kl 1.523 | valid accuracy 75.8%, cost 44.98 (12.3 s)",
+  );
+  assert.equal(
+    describeEpoch({ epoch: 1, seconds: 2, loss: 0.5 }, "BN, full"),
+    "BN, full epoch 1: loss 0.500 (2.0 s)",
+  );
 });

@@ -32,6 +32,29 @@ export function minibatches(
 }
 
 /**
+ * The batches an evaluation runs over: `0..n-1` in order, every example
+ * once. With minibatch statistics (`perBatchStatistics`) a last batch of a
+ * single example would have no variance for batch norm to divide by, so it
+ * joins the batch before it; that is the project's one rule for a batch of
+ * one (training drops a smaller last batch instead, see
+ * {@linkcode epochMinibatches}).
+ */
+export function evaluationBatches(
+  n: number,
+  batchSize: number,
+  perBatchStatistics: boolean,
+): Int32Array[] {
+  const batches = minibatches(n, batchSize);
+  const last = batches[batches.length - 1];
+  if (perBatchStatistics && batches.length > 1 && last.length === 1) {
+    batches.pop();
+    const prev = batches.pop()!;
+    batches.push(Int32Array.from([...prev, ...last]));
+  }
+  return batches;
+}
+
+/**
  * The shuffled minibatches of one training epoch: a fresh seeded order per
  * epoch (`seed` and `epoch` fix it), smaller last batch dropped so that batch
  * norm always sees a full batch.

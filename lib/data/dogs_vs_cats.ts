@@ -31,24 +31,15 @@ import {
   resize,
   toUint8,
 } from "./image.ts";
+import type { LabelledImages } from "./images.ts";
 import { ZipReader } from "./zip.ts";
-
-/** One part of the split: normalized NHWC images and their labels. */
-export interface DogsVsCatsPart {
-  /** `count × height × width × 3` normalized values (NHWC). */
-  images: Float32Array;
-  /** 0 = cat, 1 = dog. */
-  labels: Uint8Array;
-  /** Number of images. */
-  count: number;
-}
 
 /** The prepared, split and normalized dataset. */
 export interface DogsVsCats {
-  /** The first `trainCount` images of the seeded permutation. */
-  train: DogsVsCatsPart;
-  /** The remaining images. */
-  valid: DogsVsCatsPart;
+  /** The first `trainCount` images of the seeded permutation: normalized NHWC. */
+  train: LabelledImages;
+  /** The remaining images, normalized with the training part's statistics. */
+  valid: LabelledImages;
   /** Image height (the crop size). */
   height: number;
   /** Image width (the crop size). */
@@ -266,6 +257,33 @@ function openSource(path: string): Source {
     },
     close: () => zip.close(),
   };
+}
+
+/**
+ * The raw JPEG bytes of the files `names` (e.g. `cat.12.jpg`, as in
+ * `DogsVsCats.names`) from the dataset at `path` (a zip or folder; see
+ * {@linkcode findDogsVsCats}), in the order given: photos to classify with
+ * a saved model. Throws naming a file that is not there.
+ */
+export function readDogsVsCatsFiles(
+  names: string[],
+  path?: string,
+): Uint8Array[] {
+  const src = openSource(findDogsVsCats(path));
+  try {
+    const byName = new Map(src.candidates.map((c) => [basename(c.name), c]));
+    return names.map((name) => {
+      const c = byName.get(basename(name));
+      if (!c) {
+        throw new DatasetFormatError(
+          `${name} is not among the images of the dataset`,
+        );
+      }
+      return c.read();
+    });
+  } finally {
+    src.close();
+  }
 }
 
 /** Cats first, then dogs, each by number; with `limit`, the lowest-numbered half of each. */
@@ -516,10 +534,13 @@ export async function loadDogsVsCats(
   const size = prepared.size;
   const pixels = size * size * 3;
   const stats = pixelStats(prepared.images, pixels, train);
-  const part = (indices: Int32Array): DogsVsCatsPart => ({
+  const part = (indices: Int32Array): LabelledImages => ({
     images: normalizeImages(prepared.images, pixels, indices, stats),
     labels: Uint8Array.from(indices, (i) => prepared.labels[i]),
     count: indices.length,
+    height: size,
+    width: size,
+    channels: 3,
   });
   return {
     train: part(train),

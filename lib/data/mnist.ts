@@ -17,30 +17,17 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { DatasetFormatError, DatasetNotFoundError } from "./errors.ts";
 import { readIdxFile } from "./idx.ts";
+import { imageSize, type LabelledImages } from "./images.ts";
 import { seededSplit, takeRows } from "./split.ts";
-
-/** Images with their labels; `images` is row-major `[count, height * width]`, values in [0, 1]. */
-export interface ImageSet {
-  /** Pixels, row-major `[count, height * width]`, in [0, 1]. */
-  images: Float32Array;
-  /** The digit (0-9) of each image. */
-  labels: Uint8Array;
-  /** Number of images. */
-  count: number;
-  /** Image height in pixels (28). */
-  height: number;
-  /** Image width in pixels (28). */
-  width: number;
-}
 
 /** The three MNIST splits and where they came from. */
 export interface MnistSplits {
   /** Training set. */
-  train: ImageSet;
+  train: LabelledImages;
   /** Validation set. */
-  valid: ImageSet;
+  valid: LabelledImages;
   /** Test set. */
-  test: ImageSet;
+  test: LabelledImages;
   /** Human-readable: which files or package the data came from and how it was split. */
   source: string;
 }
@@ -134,8 +121,15 @@ export async function loadMnist(
   return splits;
 }
 
-function imageSet(images: Float32Array, labels: Uint8Array): ImageSet {
-  return { images, labels, count: labels.length, height: SIDE, width: SIDE };
+function imageSet(images: Float32Array, labels: Uint8Array): LabelledImages {
+  return {
+    images,
+    labels,
+    count: labels.length,
+    height: SIDE,
+    width: SIDE,
+    channels: 1,
+  };
 }
 
 interface PackageDigit {
@@ -333,12 +327,15 @@ function toUnit(pixels: Uint8Array): Float32Array {
  *
  * @throws {RangeError} if the image sizes differ or a set is empty
  */
-export function meanImageCost(train: ImageSet, test: ImageSet): number {
-  const size = train.height * train.width;
-  if (test.height * test.width !== size) {
+export function meanImageCost(
+  train: LabelledImages,
+  test: LabelledImages,
+): number {
+  const size = imageSize(train);
+  if (imageSize(test) !== size) {
     throw new RangeError(
-      `meanImageCost: train images are ${train.height}x${train.width}, ` +
-        `test images ${test.height}x${test.width}; they must match`,
+      `meanImageCost: train images are ${train.height}x${train.width}x${train.channels}, ` +
+        `test images ${test.height}x${test.width}x${test.channels}; they must match`,
     );
   }
   if (train.count === 0 || test.count === 0) {

@@ -41,6 +41,7 @@ export {
   type ProgressOptions,
 } from "./progress.ts";
 export { formatTable, table, tableHtml, type TableOptions } from "./table.ts";
+export { confusionRows, formatMetric, percent } from "./format.ts";
 
 /** Shows Markdown in Jupyter (text/markdown); prints it as is elsewhere. */
 export async function markdown(text: string): Promise<void> {

@@ -1,13 +1,17 @@
 /**
  * Week 8's figures as Observable Plot specs, so the notebook shows each in
- * one call (`await plot(curvesFigure(histories), ...)`).
+ * one call (`await plot(curvesFigure(histories), ...)`), and its tables as
+ * rows for `table()`.
  *
  * @module
  */
 import * as Plot from "@observablehq/plot";
-import { integerTicks } from "../display/mod.ts";
+import { integerTicks, percent } from "../display/mod.ts";
+import type { BatchNormUnit } from "../eval/batch_norm_analysis.ts";
+import type { Mistake } from "../eval/metrics.ts";
+import type { NormModeRow } from "../nn/batch_norm_model.ts";
 import type { EpochRecord } from "../train.ts";
-import type { BatchNormUnit } from "./bn_convnet.ts";
+import type { Network } from "./bn_convnet.ts";
 
 /**
  * Accuracy and loss per epoch of each network, side by side: validation
@@ -121,4 +125,81 @@ export function betaFigure(units: BatchNormUnit[]): Plot.PlotOptions {
     "(E[mean_B] - mean_pop) / std_pop",
     "beta",
   );
+}
+
+/** Table rows describing each network's layers and parameter count. */
+export function architectureRows(networks: Network[]): {
+  network: string;
+  "conv filters": string;
+  dense: string;
+  parameters: number;
+}[] {
+  return networks.map(({ name, model }) => ({
+    network: name,
+    "conv filters": model.stages.map((s) => s.conv.outChannels).join(", "),
+    dense: `${model.flatSize} -> ${
+      model.hidden.map((l) => l.dense.outputs).join(" -> ")
+    } -> ${model.output.outputs}`,
+    parameters: model.trainable().reduce((s, v) => s + v.size, 0),
+  }));
+}
+
+/** The epoch table: one row per network and epoch, as the post reported. */
+export function epochRows(histories: Record<string, EpochRecord[]>): {
+  network: string;
+  epoch: number;
+  train: string;
+  valid: string;
+  loss: string;
+  "valid loss": string;
+  seconds: number;
+}[] {
+  return Object.entries(histories).flatMap(([network, history]) =>
+    history.map((r) => ({
+      network,
+      epoch: r.epoch,
+      train: percent(r.train_accuracy),
+      valid: percent(r.valid_accuracy),
+      loss: r.train_loss.toFixed(3),
+      "valid loss": r.valid_loss.toFixed(3),
+      seconds: Math.round(r.seconds),
+    }))
+  );
+}
+
+/** Each network's best validation accuracy and the (first) epoch it came at. */
+export function bestEpochRows(histories: Record<string, EpochRecord[]>): {
+  network: string;
+  "best valid": string;
+  "at epoch": number;
+}[] {
+  return Object.entries(histories).map(([network, history]) => {
+    const best = history.reduce((a, b) =>
+      b.valid_accuracy > a.valid_accuracy ? b : a
+    );
+    return {
+      network,
+      "best valid": percent(best.valid_accuracy),
+      "at epoch": best.epoch,
+    };
+  });
+}
+
+/** Captions for confident mistakes: the wrong answer and its probability. */
+export function mistakeTitles(mistakes: Mistake[], names: string[]): string[] {
+  return mistakes.map((m) =>
+    `${names[m.predicted]} ${m.probability.toFixed(2)}`
+  );
+}
+
+/** `compareNormModes` rows of accuracy and loss, formatted for a table. */
+export function normModeRows(
+  rows: NormModeRow<{ accuracy: number; loss: number }>[],
+): { statistics: string; batchSize: number; accuracy: string; loss: string }[] {
+  return rows.map((r) => ({
+    statistics: r.statistics,
+    batchSize: r.batchSize,
+    accuracy: percent(r.accuracy),
+    loss: r.loss.toFixed(3),
+  }));
 }

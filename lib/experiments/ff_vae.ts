@@ -5,13 +5,11 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { minibatches } from "../data/batches.ts";
-import type { ImageSet } from "../data/mnist.ts";
-import { takeRows } from "../data/split.ts";
+import { evaluationBatches } from "../data/batches.ts";
+import { batchTensor, type LabelledImages } from "../data/images.ts";
 import type { FFVAE } from "../models/ff_vae.ts";
-import { estimatePopulationStats } from "../nn/batch_norm.ts";
+import { recalibrateBatchNorm } from "../nn/batch_norm_model.ts";
 import type { NormMode } from "../nn/module.ts";
-import { NesterovMomentum } from "../optim/nesterov.ts";
 import { Rng } from "../random.ts";
 import {
   type EpochRecord,
@@ -30,145 +28,105 @@ export interface CostPerExample {
   reconstruction: number;
 }
 
-/** A batch of images as a `[n, pixels]` tensor. */
-export function batchTensor(set: ImageSet, idx: Int32Array): tf.Tensor2D {
-  const pixels = set.height * set.width;
-  return tf.tensor2d(takeRows(set.images, pixels, idx), [idx.length, pixels]);
-}
-
 /**
  * The VAE's cost per example over a whole set, in minibatches of
  * `batchSize`, with the given batch-norm mode and a seeded `eps`.
  */
 export function evaluateVAE(
   model: FFVAE,
-  set: ImageSet,
+  set: LabelledImages,
   opts: { batchSize: number; mode: NormMode; seed: number },
 ): CostPerExample {
   const rng = new Rng(opts.seed);
   let cost = 0, kl = 0, rec = 0;
-  // Minibatch statistics need batches of more than one example.
-  const batches = minibatches(
+  const batches = evaluationBatches(
     set.count,
     opts.batchSize,
-    undefined,
-    opts.mode !== "population" && set.count > opts.batchSize,
+    opts.mode !== "population",
   );
-  let n = 0;
   for (const idx of batches) {
     const [c, k, r] = tf.tidy(() => {
-      const t = model.cost(batchTensor(set, idx), opts.mode, rng.seed());
+      const x = batchTensor(set, idx, { layout: "flat" });
+      const t = model.cost(x, opts.mode, rng.seed());
       return [t.total, t.kl, t.reconstruction].map((s) => s.dataSync()[0]);
     });
     cost += c;
     kl += k;
     rec += r;
-    n += idx.length;
   }
+  const n = set.count;
   return { cost: cost / n, kl: kl / n, reconstruction: rec / n };
 }
 
 /** Hyperparameters of {@linkcode trainVAE}. */
 export interface TrainVAEOptions {
+  /**
+   * What updates the weights (see lib/optim/mod.ts). The cost is summed over
+   * the batch: give it the seed's learning rate divided by the batch size.
+   */
+  optimizer: tf.Optimizer;
   epochs: number;
   batchSize: number;
-  /** The seed's learning rate; divided by the batch size (the cost is summed). */
-  learningRate: number;
-  momentum: number;
   /** Seed of shuffling and of the sampled `eps`. */
   seed: number;
   /** Validation set, evaluated after each epoch (population statistics). */
-  valid?: ImageSet;
+  valid?: LabelledImages;
   /** Called with each history row. */
   onEpoch?: (row: EpochRecord, history: EpochRecord[]) => void;
 }
 
 /**
- * Trains with the seed's SGD + Nesterov momentum. After each epoch the
- * population statistics are re-estimated over the training set and the
- * validation cost is measured with them. Returns the history: per epoch the
- * mean training cost per example (`train_cost`, minibatch statistics, as
- * trained) and `valid_cost`.
+ * Trains on the seed's cost. After each epoch the population statistics are
+ * re-estimated over the training set and the validation cost is measured
+ * with them. Returns the history: per epoch the mean training cost per
+ * example and its terms (`train_cost`, `train_kl`, `train_reconstruction`;
+ * minibatch statistics, as trained) and the same on validation
+ * (`valid_cost`, ...).
  */
-export async function trainVAE(
+export function trainVAE(
   model: FFVAE,
-  train: ImageSet,
+  train: LabelledImages,
   opts: TrainVAEOptions,
 ): Promise<EpochRecord[]> {
   const rng = new Rng(opts.seed);
-  const optimizer = new NesterovMomentum(
-    opts.learningRate / opts.batchSize,
-    opts.momentum,
-  );
   const variables = model.trainable();
-  try {
-    return await fitMinibatches({
-      epochs: opts.epochs,
-      label: "training",
-      count: train.count,
-      batchSize: opts.batchSize,
-      seed: opts.seed,
-      step: (idx) => {
-        const x = batchTensor(train, idx);
-        const seed = rng.seed();
-        const total = trainStep(
-          optimizer,
-          variables,
-          () => model.cost(x, "train", seed).total,
-        );
-        return { cost: total / idx.length, count: idx.length };
-      },
-      evaluate: async (): Promise<Metrics> => {
-        await estimateVAEPopulationStats(model, train, opts.batchSize);
-        if (!opts.valid) return {};
-        const v = evaluateVAE(model, opts.valid, {
-          batchSize: opts.batchSize,
-          mode: "population",
-          seed: opts.seed,
-        });
-        return {
-          valid_cost: v.cost,
-          valid_kl: v.kl,
-          valid_reconstruction: v.reconstruction,
-        };
-      },
-      onEpoch: opts.onEpoch,
-    });
-  } finally {
-    optimizer.dispose();
-  }
-}
-
-/**
- * Sets every batch norm's population statistics to exact averages over one
- * pass of `train` in minibatches of `batchSize` (the "fixed point" the seed
- * never finished). The pass samples `eps` so that the decoder's statistics
- * are those it saw in training.
- */
-export async function estimateVAEPopulationStats(
-  model: FFVAE,
-  train: ImageSet,
-  batchSize: number,
-  seed = 0,
-): Promise<void> {
-  const batches = minibatches(
-    train.count,
-    batchSize,
-    undefined,
-    train.count > batchSize,
-  );
-  const rng = new Rng(seed);
-  await estimatePopulationStats(
-    model.batchNorms(),
-    batches.length,
-    (i) =>
-      void model.forward(
-        batchTensor(train, batches[i]),
-        "minibatch",
-        rng.seed(),
-      ),
-    () => batchSize,
-  );
+  return fitMinibatches({
+    epochs: opts.epochs,
+    label: "training",
+    count: train.count,
+    batchSize: opts.batchSize,
+    seed: opts.seed,
+    step: (idx) => {
+      const x = batchTensor(train, idx, { layout: "flat" });
+      const seed = rng.seed();
+      const { loss, metrics } = trainStep(opts.optimizer, variables, () => {
+        const { total, kl, reconstruction } = model.cost(x, "train", seed);
+        return { loss: total, metrics: { kl, reconstruction } };
+      });
+      const n = idx.length;
+      return {
+        cost: loss / n,
+        kl: metrics.kl / n,
+        reconstruction: metrics.reconstruction / n,
+        count: n,
+      };
+    },
+    evaluate: async (): Promise<Metrics> => {
+      await recalibrateBatchNorm(model, train, { batchSize: opts.batchSize });
+      if (!opts.valid) return {};
+      const v = evaluateVAE(model, opts.valid, {
+        batchSize: opts.batchSize,
+        mode: "population",
+        seed: opts.seed,
+      });
+      return {
+        valid_cost: v.cost,
+        valid_kl: v.kl,
+        valid_reconstruction: v.reconstruction,
+      };
+    },
+    onEpoch: opts.onEpoch,
+  });
 }
 
 /**
@@ -214,44 +172,4 @@ export function sampleVAE(
       opts.mode,
     )
   );
-}
-
-/**
- * The test cost per example with population statistics and with minibatch
- * statistics at several batch sizes: how much inference depends on which
- * statistics batch norm uses.
- */
-export function compareNormModes(
-  model: FFVAE,
-  set: ImageSet,
-  batchSizes: number[],
-  seed: number,
-): { statistics: string; batchSize: number; cost: number }[] {
-  const rows = [{
-    statistics: "population",
-    batchSize: batchSizes[batchSizes.length - 1],
-    cost: evaluateVAE(model, set, {
-      batchSize: batchSizes[batchSizes.length - 1],
-      mode: "population",
-      seed,
-    }).cost,
-  }];
-  for (const b of batchSizes) {
-    rows.push({
-      statistics: "minibatch",
-      batchSize: b,
-      cost: evaluateVAE(model, set, { batchSize: b, mode: "minibatch", seed })
-        .cost,
-    });
-  }
-  return rows;
-}
-
-/** One line per epoch for the notebook's log. */
-export function describeEpoch(row: EpochRecord): string {
-  const valid = row.valid_cost === undefined
-    ? ""
-    : `, valid ${row.valid_cost.toFixed(2)}`;
-  return `epoch ${row.epoch}: train ${row.train_cost.toFixed(2)}${valid} ` +
-    `per example (${row.seconds.toFixed(1)} s)`;
 }

@@ -11,12 +11,17 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { activate, type Activation } from "../nn/activations.ts";
-import { BatchNorm } from "../nn/batch_norm.ts";
-import { Conv2D } from "../nn/conv2d.ts";
+import type { ImageLayout } from "../data/images.ts";
+import type { NormTap } from "../nn/batch_norm.ts";
+import type {
+  BatchNormModel,
+  BatchNormSite,
+  ForwardPassOptions,
+} from "../nn/batch_norm_model.ts";
+import { ConvBN } from "../nn/conv_bn.ts";
 import { Dense } from "../nn/dense.ts";
 import { DenseBN } from "../nn/dense_bn.ts";
-import type { Module, NormMode } from "../nn/module.ts";
+import type { NormMode } from "../nn/module.ts";
 import { Rng } from "../random.ts";
 
 /** Architecture of {@linkcode BNConvNet}. */
@@ -37,39 +42,16 @@ export interface BNConvNetConfig {
   initScale?: number;
 }
 
-/** One conv stage: conv, optional batch norm, ReLU, 2x2 max pool. */
-export interface ConvStage {
-  /** The convolution. */
-  conv: Conv2D;
-  /** Its batch norm, or null without batch norm. */
-  bn: BatchNorm | null;
-  /** Side of the convolution's (square) output, before pooling. */
-  convSide: number;
-}
-
-/** A batch-norm layer of the net and how many values each example gives it. */
-export interface BatchNormSite {
-  /** Readable layer name, e.g. "conv0" or "fc1". */
-  name: string;
-  /** The layer. */
-  bn: BatchNorm;
-  /**
-   * Values per feature per example: H*W of the conv output for a conv layer,
-   * 1 for a dense layer. A batch of `b` examples gives m = b * this.
-   */
-  valuesPerExample: number;
-}
-
-/**
- * Called with the input of each batch-norm layer (before normalization)
- * during a forward pass, e.g. to collect minibatch statistics.
- */
-export type NormTap = (site: BatchNormSite, input: tf.Tensor) => void;
-
 /** The seed's Week 8 convnet. */
-export class BNConvNet implements Module {
-  /** The three conv stages. */
-  readonly stages: ConvStage[];
+export class BNConvNet implements BatchNormModel {
+  /** Its name in saved runs (see lib/runs.ts). */
+  readonly kind = "bn_convnet";
+  /** It takes NHWC images. */
+  readonly inputLayout: ImageLayout = "nhwc";
+  /** The three conv stages: conv, optional batch norm, ReLU, 2x2 max pool. */
+  readonly stages: ConvBN[];
+  /** Side of each stage's (square) convolution output, before pooling. */
+  readonly convSides: number[];
   /** The two hidden dense layers (dense, optional batch norm, ReLU). */
   readonly hidden: DenseBN[];
   /** The output layer (class scores). */
@@ -80,9 +62,9 @@ export class BNConvNet implements Module {
   constructor(readonly config: BNConvNetConfig) {
     const rng = new Rng(config.seed);
     const w = config.width ?? 1;
-    const bn = config.batchNorm ?? true;
+    const batchNorm = config.batchNorm ?? true;
     const size = (n: number) => Math.max(1, Math.round(n * w));
-    const init = config.initScale;
+    const initScale = config.initScale;
     const specs = [
       { out: size(32), kernel: 3, stride: 2 },
       { out: size(64), kernel: 2, stride: 1 },
@@ -90,21 +72,22 @@ export class BNConvNet implements Module {
     ];
     let channels = config.channels ?? 3;
     let side = config.inputSize ?? 48;
+    this.convSides = [];
     this.stages = specs.map((s, i) => {
-      const convSide = Math.floor((side - s.kernel) / s.stride + 1);
-      const conv = new Conv2D(channels, s.out, s.kernel, {
+      const stage = new ConvBN(channels, s.out, {
         seed: rng.seed(),
+        kernel: s.kernel,
         stride: s.stride,
-        initScale: init,
+        activation: "relu",
+        batchNorm,
+        pool: 2,
+        initScale,
         name: `conv${i}`,
       });
+      this.convSides.push(stage.convOutputSize(side, side)[0]);
       channels = s.out;
-      side = Math.floor(convSide / 2);
-      return {
-        conv,
-        bn: bn ? new BatchNorm(s.out, { name: `conv${i}_bn` }) : null,
-        convSide,
-      };
+      side = stage.outputSize(side, side)[0];
+      return stage;
     });
     if (side < 1) {
       throw new Error(
@@ -118,14 +101,14 @@ export class BNConvNet implements Module {
       new DenseBN(dense[i], o, {
         seed: rng.seed(),
         activation: "relu",
-        initScale: init,
-        batchNorm: bn,
+        initScale,
+        batchNorm,
         name: `fc${i}`,
       })
     );
     this.output = new Dense(dense[dense.length - 1], config.classes ?? 2, {
       seed: rng.seed(),
-      initScale: init,
+      initScale,
       name: "logits",
     });
   }
@@ -135,32 +118,10 @@ export class BNConvNet implements Module {
    * input of every batch-norm layer.
    */
   logits(x: tf.Tensor4D, mode: NormMode, tap?: NormTap): tf.Tensor2D {
-    const sites = this.batchNormSites();
-    // The layer's bias and the ReLU go into batch norm's fused op.
-    const norm = <T extends tf.Tensor>(
-      bn: BatchNorm,
-      h: T,
-      bias: tf.Tensor | null,
-      activation: Activation,
-    ): T => {
-      if (tap) {
-        tap(sites.find((s) => s.bn === bn)!, bias ? tf.add(h, bias) : h);
-      }
-      return bn.apply(h, mode, { bias: bias ?? undefined, activation });
-    };
     let h = x;
-    for (const { conv, bn } of this.stages) {
-      const c = bn
-        ? norm(bn, conv.applyWithoutBias(h), conv.b, "relu")
-        : tf.relu(conv.apply(h));
-      h = tf.maxPool(c, 2, 2, "valid");
-    }
+    for (const stage of this.stages) h = stage.apply(h, mode, tap);
     let f = tf.reshape(h, [h.shape[0], this.flatSize]) as tf.Tensor2D;
-    for (const l of this.hidden) {
-      f = l.bn
-        ? norm(l.bn, l.dense.applyWithoutBias(f), l.dense.b, l.activation)
-        : activate(l.dense.apply(f), l.activation);
-    }
+    for (const l of this.hidden) f = l.apply(f, mode, tap);
     return this.output.apply(f);
   }
 
@@ -181,6 +142,11 @@ export class BNConvNet implements Module {
     return { loss, logits };
   }
 
+  /** {@linkcode logits}, outputs discarded (see {@linkcode BatchNormModel}). */
+  forwardPass(x: tf.Tensor, mode: NormMode, opts: ForwardPassOptions = {}) {
+    this.logits(x as tf.Tensor4D, mode, opts.tap);
+  }
+
   /**
    * Every batch-norm layer with its name and values per example, in data
    * order (empty without batch norm).
@@ -190,32 +156,22 @@ export class BNConvNet implements Module {
     this.stages.forEach((s, i) => {
       if (s.bn) {
         sites.push({
-          name: `conv${i}`,
+          name: s.name,
           bn: s.bn,
-          valuesPerExample: s.convSide * s.convSide,
+          valuesPerExample: this.convSides[i] ** 2,
         });
       }
     });
-    this.hidden.forEach((l, i) => {
-      if (l.bn) sites.push({ name: `fc${i}`, bn: l.bn, valuesPerExample: 1 });
-    });
+    for (const l of this.hidden) {
+      if (l.bn) sites.push({ name: l.name, bn: l.bn, valuesPerExample: 1 });
+    }
     return sites;
-  }
-
-  /** Every batch-norm layer, in data order. */
-  batchNorms(): BatchNorm[] {
-    return [
-      ...this.stages.flatMap((s) => (s.bn ? [s.bn] : [])),
-      ...this.hidden.flatMap((l) => (l.bn ? [l.bn] : [])),
-    ];
   }
 
   /** Weights, biases, gammas and betas: what the optimizer updates. */
   trainable(): tf.Variable[] {
     return [
-      ...this.stages.flatMap((
-        s,
-      ) => [...s.conv.trainable(), ...(s.bn?.trainable() ?? [])]),
+      ...this.stages.flatMap((s) => s.trainable()),
       ...this.hidden.flatMap((l) => l.trainable()),
       ...this.output.trainable(),
     ];
@@ -223,6 +179,6 @@ export class BNConvNet implements Module {
 
   /** The batch norms' population statistics. */
   state(): tf.Variable[] {
-    return this.batchNorms().flatMap((b) => b.state());
+    return this.batchNormSites().flatMap((s) => s.bn.state());
   }
 }

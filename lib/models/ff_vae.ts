@@ -12,9 +12,15 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { BatchNorm } from "../nn/batch_norm.ts";
+import type { ImageLayout } from "../data/images.ts";
+import type { NormTap } from "../nn/batch_norm.ts";
+import type {
+  BatchNormModel,
+  BatchNormSite,
+  ForwardPassOptions,
+} from "../nn/batch_norm_model.ts";
 import { DenseBN } from "../nn/dense_bn.ts";
-import type { Module, NormMode } from "../nn/module.ts";
+import type { NormMode } from "../nn/module.ts";
 import { gaussianKL, sumSquaredError } from "../nn/losses.ts";
 import { randomNormal } from "../nn/random_normal.ts";
 import { Rng } from "../random.ts";
@@ -46,7 +52,11 @@ export interface VAECost {
 }
 
 /** A feed-forward VAE whose every layer is linear + batch norm. */
-export class FFVAE implements Module {
+export class FFVAE implements BatchNormModel {
+  /** Its name in saved runs (see lib/runs.ts). */
+  readonly kind = "ff_vae";
+  /** It takes flattened images, `[batch, inputSize]`. */
+  readonly inputLayout: ImageLayout = "flat";
   readonly encoder: DenseBN[];
   readonly muHead: DenseBN;
   readonly sigmaHead: DenseBN;
@@ -92,19 +102,20 @@ export class FFVAE implements Module {
   encode(
     x: tf.Tensor2D,
     mode: NormMode,
+    tap?: NormTap,
   ): { mu: tf.Tensor2D; sigma: tf.Tensor2D } {
     let h = x;
-    for (const l of this.encoder) h = l.apply(h, mode);
+    for (const l of this.encoder) h = l.apply(h, mode, tap);
     return {
-      mu: this.muHead.apply(h, mode),
-      sigma: this.sigmaHead.apply(h, mode),
+      mu: this.muHead.apply(h, mode, tap),
+      sigma: this.sigmaHead.apply(h, mode, tap),
     };
   }
 
   /** The reconstruction (or sample) for codes `z`, in [-1, 1]. */
-  decode(z: tf.Tensor2D, mode: NormMode): tf.Tensor2D {
+  decode(z: tf.Tensor2D, mode: NormMode, tap?: NormTap): tf.Tensor2D {
     let h = z;
-    for (const l of this.decoder) h = l.apply(h, mode);
+    for (const l of this.decoder) h = l.apply(h, mode, tap);
     return h;
   }
 
@@ -118,11 +129,17 @@ export class FFVAE implements Module {
     x: tf.Tensor2D,
     mode: NormMode,
     seed: number,
+    tap?: NormTap,
   ): { mu: tf.Tensor2D; sigma: tf.Tensor2D; z: tf.Tensor2D; y: tf.Tensor2D } {
-    const { mu, sigma } = this.encode(x, mode);
+    const { mu, sigma } = this.encode(x, mode, tap);
     const eps = randomNormal(mu.shape, seed);
     const z = tf.add<tf.Tensor2D>(mu, tf.mul(sigma, eps));
-    return { mu, sigma, z, y: this.decode(z, mode) };
+    return { mu, sigma, z, y: this.decode(z, mode, tap) };
+  }
+
+  /** {@linkcode forward}, outputs discarded (see {@linkcode BatchNormModel}). */
+  forwardPass(x: tf.Tensor, mode: NormMode, opts: ForwardPassOptions = {}) {
+    this.forward(x as tf.Tensor2D, mode, opts.seed ?? 0, opts.tap);
   }
 
   /** The seed's cost of a minibatch, summed over examples. */
@@ -131,9 +148,11 @@ export class FFVAE implements Module {
     return { ...vaeCostTerms(x, y, mu, sigma) };
   }
 
-  /** Every batch-norm layer, encoder first. */
-  batchNorms(): BatchNorm[] {
-    return this.layers().flatMap((l) => (l.bn ? [l.bn] : []));
+  /** Every batch-norm layer, encoder first; each sees one value per example. */
+  batchNormSites(): BatchNormSite[] {
+    return this.layers().flatMap((l) =>
+      l.bn ? [{ name: l.name, bn: l.bn, valuesPerExample: 1 }] : []
+    );
   }
 
   /** Every layer, in the order the data flows. */

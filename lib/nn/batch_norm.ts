@@ -7,9 +7,9 @@
  * m) standard deviation and `eps = 1e-6` added to the std, not the variance.
  * Inference uses population estimates of mean and variance instead, kept two
  * ways: an exponential moving average updated by every training step, and an
- * exact average over a pass of the training set ({@linkcode estimatePopulationStats},
- * Algorithm 2 of Ioffe & Szegedy 2015: the mean of the batch means, and the
- * mean of the batch variances times m / (m - 1)).
+ * exact average over a pass of the training set (`recalibrateBatchNorm` in
+ * lib/nn/batch_norm_model.ts, Algorithm 2 of Ioffe & Szegedy 2015: the mean
+ * of the batch means, and the mean of the batch variances times m / (m - 1)).
  *
  * @module
  */
@@ -49,12 +49,21 @@ export interface BatchNormActAttrs {
   activation: Activation;
 }
 
+/**
+ * Called with the input of a batch-norm layer (the preceding bias added,
+ * before normalization) during a forward pass, e.g. to collect minibatch
+ * statistics; `bn` says which layer.
+ */
+export type NormTap = (bn: BatchNorm, input: tf.Tensor) => void;
+
 /** What {@linkcode BatchNorm.apply} may fuse around the normalization. */
 export interface BatchNormApplyOptions {
   /** A per-feature bias added before normalizing (the preceding layer's). */
   bias?: tf.Tensor;
   /** Activation after normalizing; default "linear". */
   activation?: Activation;
+  /** Sees the layer's input first. */
+  tap?: NormTap;
 }
 
 /** Options for {@linkcode BatchNorm}. */
@@ -119,6 +128,7 @@ export class BatchNorm implements Module {
     opts: BatchNormApplyOptions = {},
   ): T {
     const activation = opts.activation ?? "linear";
+    opts.tap?.(this, opts.bias ? tf.add(x, opts.bias) : x);
     if (mode === "population") {
       const h = opts.bias ? tf.add(x, opts.bias) : x;
       const scale = tf.div(
@@ -184,7 +194,7 @@ export class BatchNorm implements Module {
     s.batches++;
   }
 
-  /** Starts summing minibatch statistics (see {@linkcode estimatePopulationStats}). */
+  /** Starts summing minibatch statistics (see `recalibrateBatchNorm`). */
   beginAccumulation(): void {
     this.#discardSums();
     this.#sums = {
@@ -351,29 +361,4 @@ export function batchNormActivation(
   const y = bias ? op(x, gamma, beta, bias) : op(x, gamma, beta);
   const [mean, variance] = stats!;
   return { y, mean, variance };
-}
-
-/**
- * Replaces the population statistics of `layers` with exact averages over a
- * pass of data: `forward(i)` must run the network on batch `i` in
- * "minibatch" mode (no gradients needed). `valuesPerBatch` is m for the
- * unbiased variance correction (the batch size for dense layers).
- */
-export async function estimatePopulationStats(
-  layers: BatchNorm[],
-  batches: number,
-  forward: (i: number) => void,
-  valuesPerBatch: (layer: BatchNorm) => number,
-): Promise<void> {
-  for (const l of layers) l.beginAccumulation();
-  try {
-    for (let i = 0; i < batches; i++) {
-      tf.tidy(() => forward(i));
-      if (i % 20 === 19) await new Promise((r) => setTimeout(r, 0));
-    }
-    for (const l of layers) l.endAccumulation(valuesPerBatch(l));
-  } catch (e) {
-    for (const l of layers) l.cancelAccumulation();
-    throw e;
-  }
 }

@@ -71,31 +71,93 @@ export interface WeightsWriter {
   writeJson(name: string, value: unknown): Promise<string>;
 }
 
+/** A named float32 array stored beside the variables (e.g. input statistics). */
+export interface ArrayEntry {
+  name: string;
+  /** Offset in float32 elements, after the variables. */
+  offset: number;
+  length: number;
+}
+
 /**
  * Writes `weights.bin` and `weights.json` (the manifest plus `meta`, e.g.
- * the model's configuration) into a run directory.
+ * the model's configuration) into a run directory. `arrays` (e.g. the
+ * per-pixel statistics the inputs were normalized with) follow the variables
+ * in `weights.bin`, listed under `arrays` in the manifest. The manifest is
+ * written first, then the values: a reader that finds `weights.bin` finds
+ * its manifest too.
  */
 export async function saveWeights(
   dir: WeightsWriter,
   m: Module,
   meta: Record<string, unknown> = {},
+  arrays: Record<string, Float32Array> = {},
 ): Promise<void> {
   const { manifest, data } = packWeights(m);
-  await dir.writeBytes("weights.bin", new Uint8Array(data.buffer));
+  const extra = Object.entries(arrays);
+  const total = data.length + extra.reduce((n, [, a]) => n + a.length, 0);
+  const all = new Float32Array(total);
+  all.set(data);
+  let offset = data.length;
+  const arrayEntries: ArrayEntry[] = extra.map(([name, a]) => {
+    all.set(a, offset);
+    const e = { name, offset, length: a.length };
+    offset += a.length;
+    return e;
+  });
   await dir.writeJson("weights.json", {
     ...meta,
     format: "float32 little-endian, concatenated in manifest order",
     variables: manifest,
+    arrays: arrayEntries,
   });
+  await dir.writeBytes("weights.bin", new Uint8Array(all.buffer));
 }
 
-/** Reads a directory written by {@linkcode saveWeights} into `m`. */
-export async function loadWeights(dir: string, m: Module): Promise<void> {
-  const meta = JSON.parse(await Deno.readTextFile(`${dir}/weights.json`));
+/** What {@linkcode loadWeights} read besides the variables. */
+export interface LoadedWeights {
+  /** `weights.json` without the manifests. */
+  meta: Record<string, unknown>;
+  /** The named arrays saved beside the variables. */
+  arrays: Record<string, Float32Array>;
+}
+
+/**
+ * Reads a directory written by {@linkcode saveWeights} into `m`; returns the
+ * rest of `weights.json` and the named arrays.
+ */
+export async function loadWeights(
+  dir: string,
+  m: Module,
+): Promise<LoadedWeights> {
+  const { variables, arrays, format: _, ...meta } = await readWeightsMeta(dir);
   const bytes = await Deno.readFile(`${dir}/weights.bin`);
-  unpackWeights(
-    m,
-    meta.variables,
-    new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4),
+  const data = new Float32Array(
+    bytes.buffer,
+    bytes.byteOffset,
+    bytes.byteLength / 4,
   );
+  unpackWeights(m, variables as WeightEntry[], data);
+  const named: Record<string, Float32Array> = {};
+  for (const e of (arrays ?? []) as ArrayEntry[]) {
+    named[e.name] = data.slice(e.offset, e.offset + e.length);
+  }
+  return { meta, arrays: named };
+}
+
+/** `weights.json` of a run directory, parsed; the error names the folder. */
+export async function readWeightsMeta(
+  dir: string,
+): Promise<Record<string, unknown>> {
+  const path = `${dir}/weights.json`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new Error(
+      `${dir} holds no saved model (${path}: ${(e as Error).message}); ` +
+        "give the folder of a finished run, e.g. outputs/week09/<run-id>",
+    );
+  }
+  return JSON.parse(text);
 }

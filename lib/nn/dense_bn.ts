@@ -6,7 +6,7 @@
  */
 import type * as tf from "@tensorflow/tfjs-core";
 import { activate, type Activation } from "./activations.ts";
-import { BatchNorm } from "./batch_norm.ts";
+import { BatchNorm, type NormTap } from "./batch_norm.ts";
 import { Dense } from "./dense.ts";
 import type { Module, NormMode } from "./module.ts";
 
@@ -29,9 +29,12 @@ export class DenseBN implements Module {
   readonly dense: Dense;
   readonly bn: BatchNorm | null;
   readonly activation: Activation;
+  /** The layer's name (its variables' prefix), e.g. "enc0" or "fc1". */
+  readonly name: string;
 
   constructor(inputs: number, outputs: number, opts: DenseBNOptions) {
     const name = opts.name ?? "dense_bn";
+    this.name = name;
     this.dense = new Dense(inputs, outputs, {
       seed: opts.seed,
       initScale: opts.initScale,
@@ -43,13 +46,17 @@ export class DenseBN implements Module {
     this.activation = opts.activation ?? "linear";
   }
 
-  /** Forward pass; `mode` picks minibatch or population statistics. */
-  apply(x: tf.Tensor2D, mode: NormMode): tf.Tensor2D {
+  /**
+   * Forward pass; `mode` picks minibatch or population statistics, `tap`
+   * sees batch norm's input.
+   */
+  apply(x: tf.Tensor2D, mode: NormMode, tap?: NormTap): tf.Tensor2D {
     if (!this.bn) return activate(this.dense.apply(x), this.activation);
     // The bias and activation go into batch norm's fused op.
     return this.bn.apply(this.dense.applyWithoutBias(x), mode, {
       bias: this.dense.b ?? undefined,
       activation: this.activation,
+      tap,
     });
   }
 

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { epochMinibatches, minibatches } from "../../lib/data/batches.ts";
+import {
+  epochMinibatches,
+  evaluationBatches,
+  minibatches,
+} from "../../lib/data/batches.ts";
 import { Rng } from "../../lib/random.ts";
 
 Deno.test("minibatches in order: full batches then the remainder", () => {
@@ -26,4 +30,25 @@ Deno.test("epochMinibatches: a new seeded order each epoch, full batches only", 
   assert.deepEqual(epochMinibatches(10, 4, 1, 0), e0);
   const flat = (bs: Int32Array[]) => bs.flatMap((b) => [...b]);
   assert.notDeepEqual(flat(epochMinibatches(10, 4, 1, 1)), flat(e0));
+});
+
+Deno.test("evaluationBatches: every example once; a last batch of one joins the one before under minibatch statistics", () => {
+  const plain = (bs: Int32Array[]) => bs.map((b) => [...b]);
+  assert.deepEqual(plain(evaluationBatches(7, 3, true)), [
+    [0, 1, 2],
+    [3, 4, 5, 6],
+  ]);
+  // Population statistics do not need a second example.
+  assert.deepEqual(plain(evaluationBatches(7, 3, false)), [
+    [0, 1, 2],
+    [3, 4, 5],
+    [6],
+  ]);
+  // A smaller last batch of two or more stays as it is.
+  assert.deepEqual(plain(evaluationBatches(8, 3, true)), [
+    [0, 1, 2],
+    [3, 4, 5],
+    [6, 7],
+  ]);
+  assert.deepEqual(plain(evaluationBatches(1, 3, true)), [[0]]);
 });

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { LabelledImages } from "../../lib/data/images.ts";
 import {
-  type ImageSet,
   loadMnist,
   meanImageCost,
   type MnistSource,
@@ -34,10 +34,11 @@ const PACKAGE_DIGIT_COUNTS = [
   978,
 ];
 
-function assertWellFormed(set: ImageSet, count: number) {
+function assertWellFormed(set: LabelledImages, count: number) {
   assert.equal(set.count, count);
   assert.equal(set.height, 28);
   assert.equal(set.width, 28);
+  assert.equal(set.channels, 1);
   assert.equal(set.images.length, count * 784);
   assert.equal(set.labels.length, count);
   let min = Infinity;
@@ -51,7 +52,7 @@ function assertWellFormed(set: ImageSet, count: number) {
   for (const l of set.labels) assert.ok(l <= 9);
 }
 
-function rowKeys(set: ImageSet): string[] {
+function rowKeys(set: LabelledImages): string[] {
   const keys: string[] = [];
   for (let i = 0; i < set.count; i++) {
     keys.push(
@@ -266,12 +267,13 @@ Deno.test("loadMnist mnist-full rejects label and image files that disagree", as
 });
 
 Deno.test("meanImageCost on a hand-computed example", () => {
-  const set = (rows: number[][]): ImageSet => ({
+  const set = (rows: number[][]): LabelledImages => ({
     images: Float32Array.from(rows.flat()),
     labels: new Uint8Array(rows.length),
     count: rows.length,
     height: 1,
     width: 2,
+    channels: 1,
   });
   // mean(train) = [0.5, 1]; errors: [1, 0] -> 0.25 + 1 = 1.25, [0.5, 1] -> 0.
   const cost = meanImageCost(set([[0, 1], [1, 1]]), set([[1, 0], [0.5, 1]]));

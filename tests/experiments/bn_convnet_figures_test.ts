@@ -1,11 +1,17 @@
 import assert from "node:assert/strict";
-import { plotToSvg } from "../../lib/display/mod.ts";
-import type { BatchNormUnit } from "../../lib/experiments/bn_convnet.ts";
+import { confusionRows, plotToSvg } from "../../lib/display/mod.ts";
+import type { BatchNormUnit } from "../../lib/eval/batch_norm_analysis.ts";
+import { buildNetworks } from "../../lib/experiments/bn_convnet.ts";
 import {
+  architectureRows,
+  bestEpochRows,
   betaFigure,
   confusionFigure,
   curvesFigure,
+  epochRows,
   gammaFigure,
+  mistakeTitles,
+  normModeRows,
 } from "../../lib/experiments/bn_convnet_figures.ts";
 import type { EpochRecord } from "../../lib/train.ts";
 
@@ -129,4 +135,88 @@ Deno.test("gammaFigure and betaFigure: a dot per feature, colored by layer", () 
     assert.match(svg, /<text[^>]*>fc0<\/text>/);
     assert.equal(groups(svg, "rule").length, 1); // the x = 0 reference
   }
+});
+
+/** A history row with the given accuracies and losses. */
+function row(
+  epoch: number,
+  valid: number,
+  seconds = 12.4,
+): EpochRecord {
+  return {
+    epoch,
+    seconds,
+    train_accuracy: 0.8745,
+    valid_accuracy: valid,
+    train_loss: 0.36449,
+    valid_loss: 0.5,
+  };
+}
+
+Deno.test("architectureRows: the seed's layer sizes and parameter counts", () => {
+  const networks = buildNetworks([1, 0.5], { seed: 3, inputSize: 48 });
+  const rows = architectureRows(networks);
+  assert.deepEqual(rows.map((r) => r["conv filters"]), [
+    "32, 64, 128",
+    "32, 64, 128",
+    "16, 32, 64",
+    "16, 32, 64",
+  ]);
+  assert.equal(rows[0].dense, "512 -> 128 -> 16 -> 2");
+  assert.equal(rows[2].dense, "256 -> 64 -> 8 -> 2");
+  // Full net without BN: conv 3*3*3*32+32, 2*2*32*64+64, 2*2*64*128+128;
+  // dense 512*128+128, 128*16+16, 16*2+2.
+  const plain = 896 + 8256 + 32896 + 65664 + 2064 + 34;
+  assert.equal(rows[1].parameters, plain);
+  // BN adds gamma and beta per conv channel and hidden unit.
+  assert.equal(rows[0].parameters, plain + 2 * (32 + 64 + 128 + 128 + 16));
+});
+
+Deno.test("epochRows and bestEpochRows format the history", () => {
+  const histories = {
+    a: [row(1, 0.6), row(2, 0.7), row(3, 0.7)],
+    b: [row(1, 0.65, 3.6)],
+  };
+  const rows = epochRows(histories);
+  assert.equal(rows.length, 4);
+  assert.deepEqual(rows[3], {
+    network: "b",
+    epoch: 1,
+    train: "87.5%",
+    valid: "65.0%",
+    loss: "0.364",
+    "valid loss": "0.500",
+    seconds: 4,
+  });
+  // The first epoch reaching the best accuracy.
+  assert.deepEqual(bestEpochRows(histories), [
+    { network: "a", "best valid": "70.0%", "at epoch": 2 },
+    { network: "b", "best valid": "65.0%", "at epoch": 1 },
+  ]);
+});
+
+Deno.test("confusion rows, mistake titles and statistics rows", () => {
+  assert.deepEqual(confusionRows([[6, 10], [5, 19]], ["cat", "dog"]), [
+    { "true \\ predicted": "cat", cat: 6, dog: 10 },
+    { "true \\ predicted": "dog", cat: 5, dog: 19 },
+  ]);
+  const mistakes = [
+    { index: 4, label: 0, predicted: 1, probability: 0.987 },
+    { index: 1, label: 1, predicted: 0, probability: 0.6 },
+  ];
+  assert.deepEqual(mistakeTitles(mistakes, ["cat", "dog"]), [
+    "dog 0.99",
+    "cat 0.60",
+  ]);
+  assert.deepEqual(
+    normModeRows([
+      { statistics: "minibatch", batchSize: 10, accuracy: 0.575, loss: 0.6817 },
+    ]),
+    [{
+      statistics: "minibatch",
+      batchSize: 10,
+      accuracy: "57.5%",
+      loss: "0.682",
+    }],
+  );
 });

@@ -53,12 +53,11 @@ Deno.test("BNConvNet has the seed's shapes at full and half width, with and with
 
 Deno.test("the tap sees each batch norm's input", () => {
   const net = new BNConvNet({ seed: 2, width: 0.25 });
+  const names = new Map(net.batchNormSites().map((s) => [s.bn, s.name]));
   const seen: string[] = [];
-  net.logits(
-    tf.randomNormal([3, 48, 48, 3]) as tf.Tensor4D,
-    "minibatch",
-    (site, input) => seen.push(`${site.name}:${input.shape.join("x")}`),
-  );
+  net.forwardPass(tf.randomNormal([3, 48, 48, 3]), "minibatch", {
+    tap: (bn, input) => seen.push(`${names.get(bn)}:${input.shape.join("x")}`),
+  });
   assert.deepEqual(seen, [
     "conv0:3x23x23x8",
     "conv1:3x10x10x16",

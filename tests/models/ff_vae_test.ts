@@ -72,7 +72,14 @@ Deno.test("FFVAE has the seed's layout: ReLU/tanh encoder, linear mu, softplus s
     throw new Error(layout.join(", "));
   }
   // Every layer has batch norm; weights uniform in [-0.1, 0.1], biases 0.
-  if (vae.batchNorms().length !== 9) throw new Error("expected 9 batch norms");
+  const sites = vae.batchNormSites();
+  if (sites.length !== 9) throw new Error("expected 9 batch norms");
+  if (
+    sites.map((s) => s.name).join(",") !==
+      "enc0,enc1,enc2,mu,sigma,dec0,dec1,dec2,dec3"
+  ) {
+    throw new Error(sites.map((s) => s.name).join(","));
+  }
   const w = vae.encoder[0].dense.w.dataSync();
   if (
     Math.max(...w.map(Math.abs)) > 0.1 || Math.max(...w.map(Math.abs)) < 0.05

@@ -1,10 +1,6 @@
 import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
-import {
-  BatchNorm,
-  estimatePopulationStats,
-  normalizeWithBatchStats,
-} from "../../lib/nn/batch_norm.ts";
+import { BatchNorm, normalizeWithBatchStats } from "../../lib/nn/batch_norm.ts";
 import { assertAllClose } from "../test_util.ts";
 
 await tf.setBackend("cpu");
@@ -61,23 +57,6 @@ Deno.test("batch norm over NHWC channels normalizes over batch, height and width
     y,
     Array.from({ length: 8 }, (_, i) => (i - 3.5) / (std + eps)),
   );
-});
-
-Deno.test("estimatePopulationStats: mean of batch means, mean batch variance * m/(m-1)", async () => {
-  const bn = makeBn();
-  const batches = [
-    tf.tensor2d([[1, 2], [3, 6]]),
-    tf.tensor2d([[5, 0], [7, 0]]),
-  ];
-  // Batch means [2, 4] and [6, 0]; biased variances [1, 4] and [1, 0].
-  await estimatePopulationStats(
-    [bn],
-    2,
-    (i) => bn.apply(batches[i], "minibatch"),
-    () => 2,
-  );
-  assertAllClose(bn.popMean, [4, 2]);
-  assertAllClose(bn.popVar, [(1 + 1) / 2 * 2, (4 + 0) / 2 * 2]);
 });
 
 Deno.test("batch norm leaks no tensors", () => {

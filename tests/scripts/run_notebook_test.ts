@@ -9,6 +9,7 @@ import {
   injectParameters,
   type Notebook,
   type Output,
+  parametersObject,
   parseParam,
   parseRunnerArgs,
   REPO_ROOT,
@@ -57,6 +58,46 @@ Deno.test("declaredParameters finds let/const/var names at line starts", () => {
     "x",
     "var",
   ]]);
+});
+
+Deno.test("parametersObject reads the top-level keys of a params object literal", () => {
+  const cell = [
+    "// Every knob of the week",
+    "const params = {",
+    '  backend: "auto", // "auto" | "cpu", {not a key: 1}',
+    "  sizes: [512, { inner: 1 }], /* block, comment: 2 */",
+    '  "quoted": 1,',
+    "  nested: { deep: 2, deeper: [3] },",
+    "  seed: 1,",
+    "};",
+  ].join("\n");
+  assert.deepEqual(parametersObject(cell), {
+    name: "params",
+    keys: ["backend", "sizes", "quoted", "nested", "seed"],
+  });
+  assert.deepEqual(
+    [...declaredParameters(cell).keys()],
+    ["backend", "sizes", "quoted", "nested", "seed"],
+  );
+  assert.equal(parametersObject("let epochs = 3;"), null);
+});
+
+Deno.test("injectParameters assigns the object form's keys", () => {
+  const nb = notebook([
+    code("const params = {\n  epochs: 12,\n  dataset: 'mnist',\n};", [
+      "parameters",
+    ]),
+  ]);
+  const out = injectParameters(nb, { epochs: 1, dataset: "mnist-full" });
+  assert.equal(
+    out.cells[1].source,
+    "// Parameters injected by scripts/run_notebook.ts\n" +
+      'params.epochs = 1;\nparams.dataset = "mnist-full";\n',
+  );
+  assert.throws(
+    () => injectParameters(nb, { epoch: 1 }),
+    /"epoch" is not declared.*declares: epochs, dataset/,
+  );
 });
 
 Deno.test("injectParameters puts the cell right after the parameters cell", () => {

@@ -1,0 +1,87 @@
+/**
+ * Self-contained runs: a run folder holds what is needed to use its model
+ * later without the training data, and {@linkcode loadRun} rebuilds the
+ * model from it.
+ *
+ * ```ts
+ * await saveRun(run, { model, metrics: { params, history }, meta: { preprocessing } });
+ * const loaded = await loadRun("outputs/week09/2026-12-01T20-04-30-dc65");
+ * ```
+ *
+ * A run folder then holds `metrics.json` (written first, so a failure while
+ * saving the weights never loses the results), `weights.json` (the model's
+ * kind and configuration, `meta`, and the manifest) and `weights.bin`.
+ *
+ * @module
+ */
+import { buildModel, type SavableModel } from "./models/mod.ts";
+import { loadWeights, readWeightsMeta, saveWeights } from "./nn/checkpoint.ts";
+import type { RunDir } from "./run_dir.ts";
+
+/** What {@linkcode saveRun} writes. */
+export interface SaveRunOptions {
+  /** The trained model. */
+  model: SavableModel;
+  /** The run's results for `metrics.json` (parameters, history, final metrics). */
+  metrics: Record<string, unknown>;
+  /** Anything else the model needs in use, e.g. how inputs are prepared. */
+  meta?: Record<string, unknown>;
+  /** Named float32 arrays saved with the weights (e.g. normalization statistics). */
+  arrays?: Record<string, Float32Array>;
+}
+
+/** Writes `metrics.json`, then the model (see the module's notes). */
+export async function saveRun(
+  run: RunDir,
+  opts: SaveRunOptions,
+): Promise<void> {
+  await run.writeJson("metrics.json", opts.metrics);
+  await saveWeights(
+    run,
+    opts.model,
+    {
+      model: { kind: opts.model.kind, config: opts.model.config },
+      ...opts.meta,
+    },
+    opts.arrays,
+  );
+}
+
+/** A run rebuilt by {@linkcode loadRun}. */
+export interface LoadedRun {
+  /** The run folder. */
+  dir: string;
+  /** The model, with every saved variable restored (population statistics included). */
+  model: SavableModel;
+  /** `weights.json`'s other entries (e.g. `preprocessing`). */
+  meta: Record<string, unknown>;
+  /** The arrays saved with the weights. */
+  arrays: Record<string, Float32Array>;
+  /** `metrics.json`, or null when the run has none. */
+  metrics: Record<string, unknown> | null;
+}
+
+/**
+ * Rebuilds a run's model from its saved kind, configuration and weights.
+ * Throws naming the folder when it holds no saved model.
+ */
+export async function loadRun(dir: string): Promise<LoadedRun> {
+  const saved = await readWeightsMeta(dir);
+  const spec = saved.model as { kind?: string; config?: unknown } | undefined;
+  if (!spec?.kind) {
+    throw new Error(
+      `${dir}/weights.json names no model kind (saved before runs were ` +
+        "self-contained?); rerun the notebook to save it again",
+    );
+  }
+  const model = buildModel(spec.kind, spec.config);
+  const { meta, arrays } = await loadWeights(dir, model);
+  const { model: _, ...rest } = meta;
+  let metrics: Record<string, unknown> | null = null;
+  try {
+    metrics = JSON.parse(await Deno.readTextFile(`${dir}/metrics.json`));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return { dir, model, meta: rest, arrays, metrics };
+}
