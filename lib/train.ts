@@ -179,8 +179,8 @@ export interface FitMinibatchesOptions
   batchSize: number;
   /** Seed of the per-epoch shuffles. */
   seed: number;
-  /** One training step on the examples `idx` (inside `tf.tidy`). */
-  step: (idx: Int32Array, epoch: number) => Metrics;
+  /** One training step on the examples `idx`, step `i` of `epoch` (inside `tf.tidy`). */
+  step: (idx: Int32Array, epoch: number, i: number) => Metrics;
 }
 
 /**
@@ -208,7 +208,7 @@ export function fitMinibatches(
     step: (epoch, i) => {
       const batches = order(epoch);
       if (i === batches.length - 1) orders.delete(epoch);
-      return step(batches[i], epoch);
+      return step(batches[i], epoch, i);
     },
   });
 }

@@ -1,7 +1,7 @@
 /** Shared assertions and fixtures for the tests. @module */
 import * as tf from "@tensorflow/tfjs-core";
 import type { LabelledImages } from "../lib/data/images.ts";
-import { Rng } from "../lib/random.ts";
+import { seededNormalValues } from "../lib/nn/random_normal.ts";
 
 /** Asserts every element of `actual` is within `tol` of `expected`. */
 export function assertAllClose(
@@ -37,12 +37,8 @@ export function randomImages(
   seed: number,
   channels = 3,
 ): LabelledImages {
-  const rng = new Rng(seed);
   return {
-    images: Float32Array.from(
-      { length: count * side * side * channels },
-      () => rng.normal(),
-    ),
+    images: seededNormalValues(count * side * side * channels, seed),
     labels: Uint8Array.from({ length: count }, (_, i) => i % 2),
     count,
     height: side,

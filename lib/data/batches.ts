@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { Rng } from "../random.ts";
+import { deriveSeed, Rng } from "../random.ts";
 
 /**
  * Splits `0..n-1` into batches of `batchSize` (the last one may be smaller),
@@ -65,5 +65,6 @@ export function epochMinibatches(
   seed: number,
   epoch: number,
 ): Int32Array[] {
-  return minibatches(n, batchSize, new Rng(seed + 1000 * (epoch + 1)), true);
+  const rng = new Rng(deriveSeed(seed, "shuffle", epoch));
+  return minibatches(n, batchSize, rng, true);
 }

@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { minibatches } from "../data/batches.ts";
 import { batchTensor, type LabelledImages } from "../data/images.ts";
 import type { BatchNormModel } from "../nn/batch_norm_model.ts";
-import { Rng } from "../random.ts";
+import { deriveSeed, Rng } from "../random.ts";
 import { correlation } from "./metrics.ts";
 
 /** What one batch-norm feature learned and how its minibatch statistics behave. */
@@ -53,7 +53,7 @@ export function batchNormAnalysis(
   const all = minibatches(
     data.count,
     opts.batchSize,
-    new Rng(opts.seed),
+    new Rng(deriveSeed(opts.seed, "analysis")),
     data.count > opts.batchSize,
   );
   const batches = all.slice(0, Math.max(1, opts.batches));
@@ -68,7 +68,7 @@ export function batchNormAnalysis(
     tf.tidy(() => {
       const x = batchTensor(data, idx, { layout: model.inputLayout });
       model.forwardPass(x, "minibatch", {
-        seed: opts.seed,
+        seed: deriveSeed(opts.seed, "noise"),
         tap: (bn, input) => {
           const axes = input.shape.map((_, i) => i).slice(0, -1);
           const { mean, variance } = tf.moments(input, axes);

@@ -29,7 +29,7 @@ import { BNConvNet } from "../models/bn_convnet.ts";
 import { recalibrateBatchNorm } from "../nn/batch_norm_model.ts";
 import type { NormMode } from "../nn/module.ts";
 import { makeOptimizer, type OptimizerSpec } from "../optim/mod.ts";
-import { Rng } from "../random.ts";
+import { deriveSeed, Rng } from "../random.ts";
 import type { LoadedRun } from "../runs.ts";
 import {
   describeEpoch,
@@ -195,7 +195,6 @@ export function trainConvNet(
   opts: TrainConvNetOptions,
 ): Promise<EpochRecord[]> {
   const variables = model.trainable();
-  const flipRng = new Rng(opts.seed + 7);
   const evaluate = (valid: LabelledImages) =>
     evaluateConvNet(model, valid, { batchSize: 100, mode: "population" });
   return fitMinibatches({
@@ -204,8 +203,9 @@ export function trainConvNet(
     count: train.count,
     batchSize: opts.batchSize,
     seed: opts.seed,
-    step: (idx) => {
-      const flips = flipChoices(idx.length, opts.flipProbability, flipRng);
+    step: (idx, epoch, i) => {
+      const rng = new Rng(deriveSeed(opts.seed, "flips", epoch, i));
+      const flips = flipChoices(idx.length, opts.flipProbability, rng);
       const x = batchTensor(train, idx, { flips });
       const y = labelTensor(train, idx);
       const { loss, metrics } = trainStep(opts.optimizer, variables, () => {
@@ -228,6 +228,7 @@ export function trainConvNet(
         await recalibrateBatchNorm(model, train, {
           batchSize: opts.batchSize,
           limit: opts.statsLimit,
+          seed: opts.seed,
         });
       }
       if (!opts.valid) return out;

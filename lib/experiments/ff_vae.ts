@@ -1,16 +1,18 @@
 /**
  * Week 9's experiment: training and evaluating the feed-forward VAE on MNIST,
- * in pieces a notebook calls cell by cell.
+ * in pieces a notebook calls cell by cell. They take any {@linkcode VAEModel}
+ * (Week 11 trains the convolutional VAE with them too).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { evaluationBatches } from "../data/batches.ts";
 import { batchTensor, type LabelledImages } from "../data/images.ts";
-import type { FFVAE } from "../models/ff_vae.ts";
+import type { VAEModel } from "../models/vae.ts";
 import { recalibrateBatchNorm } from "../nn/batch_norm_model.ts";
 import type { NormMode } from "../nn/module.ts";
-import { Rng } from "../random.ts";
+import { randomNormal } from "../nn/random_normal.ts";
+import { deriveSeed } from "../random.ts";
 import {
   type EpochRecord,
   fitMinibatches,
@@ -30,24 +32,25 @@ export interface CostPerExample {
 
 /**
  * The VAE's cost per example over a whole set, in minibatches of
- * `batchSize`, with the given batch-norm mode and a seeded `eps`.
+ * `batchSize`, with the given batch-norm mode; batch `b` draws its `eps`
+ * from `deriveSeed(seed, "eval", b)`.
  */
 export function evaluateVAE(
-  model: FFVAE,
+  model: VAEModel,
   set: LabelledImages,
   opts: { batchSize: number; mode: NormMode; seed: number },
 ): CostPerExample {
-  const rng = new Rng(opts.seed);
   let cost = 0, kl = 0, rec = 0;
   const batches = evaluationBatches(
     set.count,
     opts.batchSize,
     opts.mode !== "population",
   );
-  for (const idx of batches) {
+  for (const [b, idx] of batches.entries()) {
     const [c, k, r] = tf.tidy(() => {
-      const x = batchTensor(set, idx, { layout: "flat" });
-      const t = model.cost(x, opts.mode, rng.seed());
+      const x = batchTensor(set, idx, { layout: model.inputLayout });
+      const seed = deriveSeed(opts.seed, "eval", b);
+      const t = model.cost(x, opts.mode, seed);
       return [t.total, t.kl, t.reconstruction].map((s) => s.dataSync()[0]);
     });
     cost += c;
@@ -67,7 +70,7 @@ export interface TrainVAEOptions {
   optimizer: tf.Optimizer;
   epochs: number;
   batchSize: number;
-  /** Seed of shuffling and of the sampled `eps`. */
+  /** The run's seed: of the shuffles, and of each step's `eps` (`deriveSeed(seed, "noise", epoch, step)`). */
   seed: number;
   /** Validation set, evaluated after each epoch (population statistics). */
   valid?: LabelledImages;
@@ -84,11 +87,10 @@ export interface TrainVAEOptions {
  * (`valid_cost`, ...).
  */
 export function trainVAE(
-  model: FFVAE,
+  model: VAEModel,
   train: LabelledImages,
   opts: TrainVAEOptions,
 ): Promise<EpochRecord[]> {
-  const rng = new Rng(opts.seed);
   const variables = model.trainable();
   return fitMinibatches({
     epochs: opts.epochs,
@@ -96,9 +98,9 @@ export function trainVAE(
     count: train.count,
     batchSize: opts.batchSize,
     seed: opts.seed,
-    step: (idx) => {
-      const x = batchTensor(train, idx, { layout: "flat" });
-      const seed = rng.seed();
+    step: (idx, epoch, i) => {
+      const x = batchTensor(train, idx, { layout: model.inputLayout });
+      const seed = deriveSeed(opts.seed, "noise", epoch, i);
       const { loss, metrics } = trainStep(opts.optimizer, variables, () => {
         const { total, kl, reconstruction } = model.cost(x, "train", seed);
         return { loss: total, metrics: { kl, reconstruction } };
@@ -112,7 +114,10 @@ export function trainVAE(
       };
     },
     evaluate: async (): Promise<Metrics> => {
-      await recalibrateBatchNorm(model, train, { batchSize: opts.batchSize });
+      await recalibrateBatchNorm(model, train, {
+        batchSize: opts.batchSize,
+        seed: opts.seed,
+      });
       if (!opts.valid) return {};
       const v = evaluateVAE(model, opts.valid, {
         batchSize: opts.batchSize,
@@ -131,44 +136,53 @@ export function trainVAE(
 
 /**
  * The seed's `make_paths`: random points in code space joined by straight
- * lines; `segments` legs of `stepsPerSegment` steps each. Returns
- * `[segments * stepsPerSegment, codeSize]` codes for one path.
+ * lines. Returns `paths` paths of `segments` legs of `steps` codes each, one
+ * path after another: `[paths * segments * steps, codeSize]`. The points of
+ * path `p` are drawn from `deriveSeed(seed, "paths", p)`.
  */
-export function latentPath(
+export function latentPaths(
   codeSize: number,
-  segments: number,
-  stepsPerSegment: number,
-  seed: number,
+  opts: { paths: number; segments: number; steps: number; seed: number },
 ): tf.Tensor2D {
-  const rng = new Rng(seed);
-  const point = () =>
-    Float32Array.from({ length: codeSize }, () => rng.normal());
-  const out = new Float32Array(segments * stepsPerSegment * codeSize);
-  let start = point();
+  const { paths, segments, steps } = opts;
+  const out = new Float32Array(paths * segments * steps * codeSize);
   let row = 0;
-  for (let s = 0; s < segments; s++) {
-    const end = point();
-    for (let k = 0; k < stepsPerSegment; k++) {
-      const w = stepsPerSegment === 1 ? 0 : k / (stepsPerSegment - 1);
-      for (let j = 0; j < codeSize; j++) {
-        out[row * codeSize + j] = start[j] * (1 - w) + end[j] * w;
+  for (let p = 0; p < paths; p++) {
+    const points = randomNormal(
+      [segments + 1, codeSize],
+      deriveSeed(opts.seed, "paths", p),
+    );
+    const v = points.dataSync();
+    points.dispose();
+    for (let s = 0; s < segments; s++) {
+      for (let k = 0; k < steps; k++) {
+        const w = steps === 1 ? 0 : k / (steps - 1);
+        for (let j = 0; j < codeSize; j++) {
+          const start = v[s * codeSize + j], end = v[(s + 1) * codeSize + j];
+          out[row * codeSize + j] = start * (1 - w) + end * w;
+        }
+        row++;
       }
-      row++;
     }
-    start = end;
   }
   return tf.tensor2d(out, [row, codeSize]);
 }
 
-/** Decodes `n` codes drawn from the prior N(0, I) with a seed. */
+/**
+ * Decodes `n` codes drawn from the prior N(0, I), from
+ * `deriveSeed(seed, "samples")`.
+ */
 export function sampleVAE(
-  model: FFVAE,
+  model: VAEModel,
   n: number,
   opts: { mode: NormMode; seed: number },
-): tf.Tensor2D {
+): tf.Tensor {
   return tf.tidy(() =>
     model.decode(
-      tf.randomNormal([n, model.config.codeSize], 0, 1, "float32", opts.seed),
+      randomNormal(
+        [n, model.config.codeSize],
+        deriveSeed(opts.seed, "samples"),
+      ) as tf.Tensor2D,
       opts.mode,
     )
   );

@@ -22,7 +22,7 @@ import { ConvBN } from "../nn/conv_bn.ts";
 import { Dense } from "../nn/dense.ts";
 import { DenseBN } from "../nn/dense_bn.ts";
 import type { NormMode } from "../nn/module.ts";
-import { Rng } from "../random.ts";
+import { deriveSeed } from "../random.ts";
 
 /** Architecture of {@linkcode BNConvNet}. */
 export interface BNConvNetConfig {
@@ -60,7 +60,6 @@ export class BNConvNet implements BatchNormModel {
   readonly flatSize: number;
 
   constructor(readonly config: BNConvNetConfig) {
-    const rng = new Rng(config.seed);
     const w = config.width ?? 1;
     const batchNorm = config.batchNorm ?? true;
     const size = (n: number) => Math.max(1, Math.round(n * w));
@@ -75,7 +74,7 @@ export class BNConvNet implements BatchNormModel {
     this.convSides = [];
     this.stages = specs.map((s, i) => {
       const stage = new ConvBN(channels, s.out, {
-        seed: rng.seed(),
+        seed: deriveSeed(config.seed, "init", `conv${i}`),
         kernel: s.kernel,
         stride: s.stride,
         activation: "relu",
@@ -99,7 +98,7 @@ export class BNConvNet implements BatchNormModel {
     const dense = [this.flatSize, size(128), size(16)];
     this.hidden = dense.slice(1).map((o, i) =>
       new DenseBN(dense[i], o, {
-        seed: rng.seed(),
+        seed: deriveSeed(config.seed, "init", `fc${i}`),
         activation: "relu",
         initScale,
         batchNorm,
@@ -107,7 +106,7 @@ export class BNConvNet implements BatchNormModel {
       })
     );
     this.output = new Dense(dense[dense.length - 1], config.classes ?? 2, {
-      seed: rng.seed(),
+      seed: deriveSeed(config.seed, "init", "logits"),
       initScale,
       name: "logits",
     });

@@ -15,15 +15,16 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { ImageLayout } from "../data/images.ts";
 import type { NormTap } from "../nn/batch_norm.ts";
 import type {
-  BatchNormModel,
   BatchNormSite,
   ForwardPassOptions,
 } from "../nn/batch_norm_model.ts";
 import { DenseBN } from "../nn/dense_bn.ts";
 import type { NormMode } from "../nn/module.ts";
-import { gaussianKL, sumSquaredError } from "../nn/losses.ts";
 import { randomNormal } from "../nn/random_normal.ts";
-import { Rng } from "../random.ts";
+import { deriveSeed } from "../random.ts";
+import { type VAECost, vaeCostTerms, type VAEModel } from "./vae.ts";
+
+export { type VAECost, vaeCostTerms } from "./vae.ts";
 
 /** Architecture of {@linkcode FFVAE}. */
 export interface FFVAEConfig {
@@ -41,18 +42,8 @@ export interface FFVAEConfig {
   initScale?: number;
 }
 
-/** The cost of a minibatch, summed over its examples. */
-export interface VAECost {
-  /** KL + reconstruction: what is minimized. */
-  total: tf.Scalar;
-  /** KL(q(z|x) || N(0, I)). */
-  kl: tf.Scalar;
-  /** Sum of squared errors of the reconstruction. */
-  reconstruction: tf.Scalar;
-}
-
 /** A feed-forward VAE whose every layer is linear + batch norm. */
-export class FFVAE implements BatchNormModel {
+export class FFVAE implements VAEModel {
   /** Its name in saved runs (see lib/runs.ts). */
   readonly kind = "ff_vae";
   /** It takes flattened images, `[batch, inputSize]`. */
@@ -67,7 +58,6 @@ export class FFVAE implements BatchNormModel {
     if (encSizes.length === 0 || decSizes.length === 0) {
       throw new Error("FFVAE needs at least one encoder and one decoder size");
     }
-    const rng = new Rng(config.seed);
     const layer = (
       i: number,
       o: number,
@@ -75,7 +65,7 @@ export class FFVAE implements BatchNormModel {
       name: string,
     ) =>
       new DenseBN(i, o, {
-        seed: rng.seed(),
+        seed: deriveSeed(config.seed, "init", name),
         activation,
         initScale: config.initScale,
         name,
@@ -145,7 +135,7 @@ export class FFVAE implements BatchNormModel {
   /** The seed's cost of a minibatch, summed over examples. */
   cost(x: tf.Tensor2D, mode: NormMode, seed: number): VAECost {
     const { mu, sigma, y } = this.forward(x, mode, seed);
-    return { ...vaeCostTerms(x, y, mu, sigma) };
+    return vaeCostTerms(x, y, mu, sigma);
   }
 
   /** Every batch-norm layer, encoder first; each sees one value per example. */
@@ -167,20 +157,4 @@ export class FFVAE implements BatchNormModel {
   state(): tf.Variable[] {
     return this.layers().flatMap((l) => l.state());
   }
-}
-
-/**
- * The VAE cost terms, summed over the batch:
- * `kl = -0.5 * sum(2 log sigma - sigma^2 - mu^2 + 1)` and
- * `reconstruction = sum((x - y)^2)`.
- */
-export function vaeCostTerms(
-  x: tf.Tensor,
-  y: tf.Tensor,
-  mu: tf.Tensor,
-  sigma: tf.Tensor,
-): VAECost {
-  const kl = gaussianKL(mu, sigma);
-  const reconstruction = sumSquaredError(x, y);
-  return { total: tf.add(kl, reconstruction), kl, reconstruction };
 }

@@ -29,7 +29,7 @@ import {
   unpackWeights,
   type WeightEntry,
 } from "../nn/checkpoint.ts";
-import { Rng } from "../random.ts";
+import { deriveSeed } from "../random.ts";
 import { epochMinibatches } from "../data/batches.ts";
 import { loadMnist, type MnistSplits } from "../data/mnist.ts";
 import {
@@ -80,30 +80,29 @@ export class MnistClassifier implements Module {
   readonly featureSize: number;
 
   constructor(readonly config: MnistClassifierConfig) {
-    const rng = new Rng(config.seed);
     const [f1, f2] = config.filters ?? [32, 64];
     this.featureSize = config.features ?? 128;
     // He-uniform: a = sqrt(6 / fan_in) keeps ReLU activations' scale.
     const he = (fanIn: number) => Math.sqrt(6 / fanIn);
     this.conv1 = new Conv2D(1, f1, 3, {
-      seed: rng.seed(),
+      seed: deriveSeed(config.seed, "init", "conv1"),
       initScale: he(9),
       name: "mnistclf_conv1",
     });
     this.conv2 = new Conv2D(f1, f2, 3, {
-      seed: rng.seed(),
+      seed: deriveSeed(config.seed, "init", "conv2"),
       initScale: he(9 * f1),
       name: "mnistclf_conv2",
     });
     // 28 -> conv 26 -> pool 13 -> conv 11 -> pool 5.
     this.flatSize = 5 * 5 * f2;
     this.hidden = new Dense(this.flatSize, this.featureSize, {
-      seed: rng.seed(),
+      seed: deriveSeed(config.seed, "init", "fc"),
       initScale: he(this.flatSize),
       name: "mnistclf_fc",
     });
     this.output = new Dense(this.featureSize, 10, {
-      seed: rng.seed(),
+      seed: deriveSeed(config.seed, "init", "logits"),
       initScale: Math.sqrt(6 / (this.featureSize + 10)),
       name: "mnistclf_logits",
     });
@@ -460,7 +459,7 @@ async function loadOrTrain(
   const key = await cacheKey({
     what: "mnist-classifier",
     // Bump when the training code changes what a configuration trains.
-    version: 2,
+    version: 3,
     architecture,
     training,
     data,

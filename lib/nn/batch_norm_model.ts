@@ -18,7 +18,7 @@ import {
   type ImageLayout,
   type LabelledImages,
 } from "../data/images.ts";
-import { Rng } from "../random.ts";
+import { deriveSeed } from "../random.ts";
 import type { BatchNorm, NormTap } from "./batch_norm.ts";
 import type { Module, NormMode } from "./module.ts";
 
@@ -62,8 +62,8 @@ export interface RecalibrateOptions {
   batchSize: number;
   /** Use only the first `limit` images (0 or absent: all). */
   limit?: number;
-  /** Seed of the noise the passes draw; default 0. */
-  seed?: number;
+  /** The run's seed: the noise of batch `i` is `deriveSeed(seed, "recalibration", i)`. */
+  seed: number;
 }
 
 /**
@@ -82,13 +82,13 @@ export async function recalibrateBatchNorm(
   if (sites.length === 0) return;
   const n = opts.limit ? Math.min(opts.limit, data.count) : data.count;
   const batches = minibatches(n, opts.batchSize, undefined, n > opts.batchSize);
-  const rng = new Rng(opts.seed ?? 0);
   for (const s of sites) s.bn.beginAccumulation();
   try {
     for (let i = 0; i < batches.length; i++) {
       tf.tidy(() => {
         const x = batchTensor(data, batches[i], { layout: model.inputLayout });
-        model.forwardPass(x, "minibatch", { seed: rng.seed() });
+        const seed = deriveSeed(opts.seed, "recalibration", i);
+        model.forwardPass(x, "minibatch", { seed });
       });
       // Let Jupyter's display messages through now and then.
       if (i % 20 === 19) await new Promise((r) => setTimeout(r, 0));

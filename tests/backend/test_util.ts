@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../lib/backend/mod.ts";
-import { Rng } from "../../lib/random.ts";
+import { seededNormalValues } from "../../lib/nn/random_normal.ts";
 
 /** Backends the tests compare. */
 export type TestBackend = "cpu" | "wasm" | "wasm+blas";
@@ -60,9 +60,8 @@ export async function onBackend<T>(
 
 /** `n` seeded standard-normal floats times `scale`. */
 export function randn(n: number, seed: number, scale = 1): Float32Array {
-  const rng = new Rng(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = rng.normal() * scale;
+  const out = seededNormalValues(n, seed);
+  for (let i = 0; i < n; i++) out[i] *= scale;
   return out;
 }
 
