@@ -1,6 +1,7 @@
 /**
  * The one training loop every week uses: epochs of minibatch steps, a
- * progress bar, an evaluation after each epoch, and a per-epoch history.
+ * progress bar, an evaluation after each epoch (or every N steps, or when a
+ * time budget runs out), and a history of rows, one per evaluation.
  *
  * @module
  */
@@ -15,9 +16,19 @@ import { formatMetric, progress } from "./display/mod.ts";
  */
 export type Metrics = { count?: number } & Record<string, number>;
 
-/** One row of the history: the epoch's mean training metrics and its evaluation. */
+/**
+ * One row of the history, written at each evaluation (by default once per
+ * epoch): the mean training metrics since the row before (`train_*`), the
+ * evaluation's metrics, and where training stands.
+ */
 export type EpochRecord = {
+  /** The epoch the row closes, from 1; fractional for a row inside an epoch (2.5: half of epoch 3). */
   epoch: number;
+  /** Training steps so far. */
+  step: number;
+  /** Seconds of training so far, evaluations not counted. */
+  time: number;
+  /** Wall seconds since the row before, evaluation included. */
   seconds: number;
 } & Record<string, number>;
 
@@ -32,18 +43,25 @@ export interface FitOptions {
    * the batch's per-example metrics; prefixed `train_` in the history.
    */
   step: (epoch: number, i: number) => Metrics;
-  /** Metrics after each epoch, e.g. validation cost; merged into the history. */
+  /** Metrics at each row, e.g. validation cost; merged into the history. */
   evaluate?: (epoch: number) => Metrics | Promise<Metrics>;
   /** Called with each new history row. */
   onEpoch?: (row: EpochRecord, history: EpochRecord[]) => void;
   /** Progress bar label; false hides the bar. */
   label?: string | false;
+  /**
+   * Stop once training has run this many seconds (evaluations not counted):
+   * the epoch in progress ends early and gets its row. Default: no limit.
+   */
+  budgetSeconds?: number;
+  /** Also write a row (and evaluate) every this many steps inside an epoch. */
+  evaluateEvery?: number;
 }
 
 /**
- * Trains for `epochs` epochs and returns the history, one row per epoch.
- * Throws if a step's metrics turn NaN, naming the epoch, the step and the
- * usual fix.
+ * Trains for `epochs` epochs (or until `budgetSeconds` of training) and
+ * returns the history, a row per evaluation. Throws if a step's metrics turn
+ * non-finite, naming the epoch, the step and the usual fix.
  */
 export async function fit(opts: FitOptions): Promise<EpochRecord[]> {
   const history: EpochRecord[] = [];
@@ -53,15 +71,40 @@ export async function fit(opts: FitOptions): Promise<EpochRecord[]> {
     : progress(total.reduce((a, b) => a + b, 0), {
       label: opts.label ?? "training",
     });
+  const budget = opts.budgetSeconds ?? Infinity;
+  const every = opts.evaluateEvery ?? Infinity;
+  if (!(budget > 0)) {
+    throw new RangeError(`budgetSeconds must be positive, got ${budget}`);
+  }
+  if (!(every >= 1)) {
+    throw new RangeError(`evaluateEvery must be at least 1, got ${every}`);
+  }
   let done = 0;
+  let trainMs = 0;
   let lastYield = performance.now();
+  let rowStart = performance.now();
+  let sums: Record<string, number> = {};
+  let weight = 0;
+  const writeRow = async (epoch: number) => {
+    const row = { epoch, step: done, time: trainMs / 1000 } as EpochRecord;
+    for (const [k, v] of Object.entries(sums)) row[`train_${k}`] = v / weight;
+    if (opts.evaluate) {
+      const { count: _, ...ev } = await opts.evaluate(Math.ceil(epoch) - 1);
+      Object.assign(row, ev);
+    }
+    row.seconds = (performance.now() - rowStart) / 1000;
+    history.push(row);
+    opts.onEpoch?.(row, history);
+    sums = {};
+    weight = 0;
+    rowStart = performance.now();
+  };
   try {
-    for (let epoch = 0; epoch < opts.epochs; epoch++) {
-      const t0 = performance.now();
-      const sums: Record<string, number> = {};
-      let weight = 0;
+    epochs: for (let epoch = 0; epoch < opts.epochs; epoch++) {
       for (let i = 0; i < total[epoch]; i++) {
+        const t0 = performance.now();
         const m = tf.tidy(() => opts.step(epoch, i));
+        trainMs += performance.now() - t0;
         const count = m.count ?? 1;
         for (const [k, v] of Object.entries(m)) {
           if (k === "count") continue;
@@ -79,21 +122,18 @@ export async function fit(opts: FitOptions): Promise<EpochRecord[]> {
         const info: Record<string, number | string> = { epoch: epoch + 1 };
         for (const [k, v] of Object.entries(sums)) info[k] = v / weight;
         bar?.update(done, info);
+        const last = i === total[epoch] - 1;
+        const outOfTime = trainMs / 1000 >= budget;
+        if (last || outOfTime || (i + 1) % every === 0) {
+          await writeRow(last ? epoch + 1 : epoch + (i + 1) / total[epoch]);
+          if (outOfTime) break epochs;
+        }
         // Let Jupyter's display messages and timers through now and then.
         if (performance.now() - lastYield > 200) {
           await new Promise((r) => setTimeout(r, 0));
           lastYield = performance.now();
         }
       }
-      const row = { epoch: epoch + 1 } as EpochRecord;
-      for (const [k, v] of Object.entries(sums)) row[`train_${k}`] = v / weight;
-      if (opts.evaluate) {
-        const { count: _, ...ev } = await opts.evaluate(epoch);
-        Object.assign(row, ev);
-      }
-      row.seconds = (performance.now() - t0) / 1000;
-      history.push(row);
-      opts.onEpoch?.(row, history);
     }
   } finally {
     await bar?.close();
@@ -154,7 +194,7 @@ export function trainStep(
 export function describeEpoch(row: EpochRecord, name?: string): string {
   const groups = new Map<string, string[]>();
   for (const [key, v] of Object.entries(row)) {
-    if (key === "epoch" || key === "seconds") continue;
+    if (["epoch", "step", "time", "seconds"].includes(key)) continue;
     const m = /^(train|valid|test)_(.+)$/.exec(key);
     const group = m ? m[1] : "";
     const metric = m ? m[2] : key;
@@ -166,7 +206,8 @@ export function describeEpoch(row: EpochRecord, name?: string): string {
     order.indexOf(a[0]) - order.indexOf(b[0])
   ).map(([g, items]) => (g ? `${g} ` : "") + items.join(", "));
   const prefix = name ? `${name} ` : "";
-  return `${prefix}epoch ${row.epoch}: ${parts.join(" | ")} ` +
+  const epoch = Number.isInteger(row.epoch) ? row.epoch : row.epoch.toFixed(2);
+  return `${prefix}epoch ${epoch}: ${parts.join(" | ")} ` +
     `(${row.seconds.toFixed(1)} s)`;
 }
 

@@ -43,7 +43,13 @@ const DOGS_VS_CATS = resolve(
 /** Tiny runs of each notebook, by file name. */
 const NOTEBOOKS: Record<string, NotebookCase> = {
   "week09_ff_vae.ipynb": {
-    params: { dataset: "mnist", epochs: 1, trainLimit: 1000, evalLimit: 200 },
+    params: {
+      dataset: "mnist",
+      epochs: 1,
+      trainLimit: 1000,
+      evalLimit: 200,
+      scoreSamples: 200,
+    },
     expect: ["image/png", "image/svg+xml"],
   },
   "week08_bn_convnet.ipynb": {

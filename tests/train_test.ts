@@ -25,7 +25,57 @@ Deno.test("fit: per-epoch means weighted by count, evaluation merged, one row pe
   assert.equal(history[1].train_cost, (10 * 1 + 2 * 3 + 2 * 3) / 7);
   assert.equal(history[1].valid_cost, 101);
   assert.equal(history[1].epoch, 2);
+  assert.deepEqual(history.map((r) => r.step), [2, 5]);
   assert.ok(history[0].seconds >= 0);
+  assert.ok(history[1].time >= history[0].time);
+});
+
+Deno.test("fit: evaluateEvery writes rows inside an epoch, each with the means since the last row", async () => {
+  const evaluatedAt: number[] = [];
+  const history = await fit({
+    epochs: 2,
+    label: false,
+    steps: () => 4,
+    step: (epoch, i) => ({ cost: 10 * epoch + i }),
+    evaluate: (epoch) => {
+      evaluatedAt.push(epoch);
+      return { valid: epoch };
+    },
+    evaluateEvery: 3,
+  });
+  // Epoch 1: a row after step 3 (epoch 0.75) and at its end; the same in epoch 2.
+  assert.deepEqual(history.map((r) => [r.epoch, r.step, r.train_cost]), [
+    [0.75, 3, (0 + 1 + 2) / 3],
+    [1, 4, 3],
+    [1.75, 7, (10 + 11 + 12) / 3],
+    [2, 8, 13],
+  ]);
+  assert.deepEqual(evaluatedAt, [0, 0, 1, 1]);
+});
+
+Deno.test("fit: budgetSeconds stops training and writes the last row at once", async () => {
+  let steps = 0;
+  const history = await fit({
+    epochs: 100,
+    label: false,
+    steps: () => 1000,
+    step: () => {
+      steps++;
+      const until = performance.now() + 2; // 2 ms of "training" a step
+      while (performance.now() < until) { /* busy */ }
+      return { cost: 1 };
+    },
+    budgetSeconds: 0.1,
+  });
+  assert.equal(history.length, 1);
+  assert.equal(history[0].step, steps);
+  assert.ok(history[0].time >= 0.1 && history[0].epoch < 1);
+  // Each step takes at least 2 ms, so the budget allows at most 51.
+  assert.ok(steps >= 1 && steps <= 51, `${steps} steps`);
+  await assert.rejects(
+    fit({ epochs: 1, steps: () => 1, step: () => ({}), budgetSeconds: 0 }),
+    /budgetSeconds must be positive/,
+  );
 });
 
 Deno.test("fit names the epoch and step where training diverged", async () => {
@@ -91,6 +141,8 @@ Deno.test("trainStep applies one optimizer step and returns the loss and metrics
 Deno.test("describeEpoch lists train, then valid metrics, accuracies as percentages", () => {
   const row = {
     epoch: 3,
+    step: 30,
+    time: 11.9,
     seconds: 12.34,
     train_cost: 45.214,
     train_kl: 1.5234,
@@ -102,7 +154,14 @@ Deno.test("describeEpoch lists train, then valid metrics, accuracies as percenta
     "epoch 3: train cost 45.21, kl 1.523 | valid accuracy 75.8%, cost 44.98 (12.3 s)",
   );
   assert.equal(
-    describeEpoch({ epoch: 1, seconds: 2, loss: 0.5 }, "BN, full"),
+    describeEpoch(
+      { epoch: 1, step: 9, time: 1.5, seconds: 2, loss: 0.5 },
+      "BN, full",
+    ),
     "BN, full epoch 1: loss 0.500 (2.0 s)",
+  );
+  assert.match(
+    describeEpoch({ epoch: 1.5, step: 9, time: 1.5, seconds: 2 }),
+    /^epoch 1\.50: /,
   );
 });

@@ -20,6 +20,7 @@ export {
   type Figure,
   figureToSvg,
   integerTicks,
+  panelsToSvg,
   plot,
   type PlotOutputOptions,
   plotToSvg,

@@ -211,6 +211,30 @@ export function plotToSvg(spec: Plot.PlotOptions): string {
   return figureToSvg(element);
 }
 
+/**
+ * Several Plot specs side by side in one standalone SVG: one figure whose
+ * panels keep their own scales (Plot's facets share theirs), e.g. a cost
+ * and a score against the same time axis.
+ */
+export function panelsToSvg(specs: Plot.PlotOptions[], gap = 12): string {
+  const panels = specs.map((spec) => {
+    const svg = plotToSvg(spec);
+    const size = (name: string) =>
+      Number(new RegExp(`^<svg[^>]* ${name}="([\\d.]+)"`).exec(svg)?.[1] ?? 0);
+    return { svg, width: size("width"), height: size("height") };
+  });
+  let x = 0;
+  const parts = panels.map((p) => {
+    const nested = p.svg.replace(/^<svg /, `<svg x="${x}" y="0" `);
+    x += p.width + gap;
+    return nested;
+  });
+  const w = Math.max(0, x - gap);
+  const h = Math.max(...panels.map((p) => p.height));
+  return `<svg xmlns="${SVG_NS}" xmlns:xlink="${XLINK_NS}" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">` +
+    `<rect width="100%" height="100%" fill="white"/>${parts.join("")}</svg>`;
+}
+
 /** What {@linkcode plot} returns: the SVG and where it was saved. */
 export interface Figure {
   /** The standalone SVG text. */
@@ -220,7 +244,8 @@ export interface Figure {
 }
 
 /**
- * Renders a Plot spec to SVG, shows it inline in Jupyter (image/svg+xml) and
+ * Renders a Plot spec (or several, side by side: {@linkcode panelsToSvg}) to
+ * SVG, shows it inline in Jupyter (image/svg+xml) and
  * saves `<dir>/<name>.svg` when `dir` is given (outside Jupyter with no dir:
  * a fresh file under `outputs/figures/`, path printed). Returns the SVG and
  * the path; when the call ends a notebook cell, the kernel shows a one-line
@@ -235,10 +260,10 @@ export interface Figure {
  * ```
  */
 export async function plot(
-  spec: Plot.PlotOptions,
+  spec: Plot.PlotOptions | Plot.PlotOptions[],
   opts: PlotOutputOptions = {},
 ): Promise<Figure> {
-  const svg = plotToSvg(spec);
+  const svg = Array.isArray(spec) ? panelsToSvg(spec) : plotToSvg(spec);
   await displayBundle({ "image/svg+xml": svg });
   const path = await saveFigure(svg, "svg", opts);
   const figure = { svg, path: path ?? null };

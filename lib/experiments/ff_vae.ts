@@ -72,8 +72,20 @@ export interface TrainVAEOptions {
   batchSize: number;
   /** The run's seed: of the shuffles, and of each step's `eps` (`deriveSeed(seed, "noise", epoch, step)`). */
   seed: number;
-  /** Validation set, evaluated after each epoch (population statistics). */
+  /** Evaluated at each row (population statistics), as `<evalName>_cost` etc. */
   valid?: LabelledImages;
+  /** The prefix of `valid`'s metrics; default "valid". */
+  evalName?: string;
+  /** Training images of the population-statistics pass (0 or absent: all). */
+  statsLimit?: number;
+  /** More metrics at each row, after the recalibration (e.g. a sample score). */
+  extraMetrics?: () => Metrics | Promise<Metrics>;
+  /** Stop after this many seconds of training (see lib/train.ts `fit`). */
+  budgetSeconds?: number;
+  /** Also evaluate every this many steps inside an epoch. */
+  evaluateEvery?: number;
+  /** Progress bar label; default "training"; false hides it. */
+  label?: string | false;
   /** Called with each history row. */
   onEpoch?: (row: EpochRecord, history: EpochRecord[]) => void;
 }
@@ -92,12 +104,15 @@ export function trainVAE(
   opts: TrainVAEOptions,
 ): Promise<EpochRecord[]> {
   const variables = model.trainable();
+  const name = opts.evalName ?? "valid";
   return fitMinibatches({
     epochs: opts.epochs,
-    label: "training",
+    label: opts.label ?? "training",
     count: train.count,
     batchSize: opts.batchSize,
     seed: opts.seed,
+    budgetSeconds: opts.budgetSeconds,
+    evaluateEvery: opts.evaluateEvery,
     step: (idx, epoch, i) => {
       const x = batchTensor(train, idx, { layout: model.inputLayout });
       const seed = deriveSeed(opts.seed, "noise", epoch, i);
@@ -116,19 +131,21 @@ export function trainVAE(
     evaluate: async (): Promise<Metrics> => {
       await recalibrateBatchNorm(model, train, {
         batchSize: opts.batchSize,
+        limit: opts.statsLimit,
         seed: opts.seed,
       });
-      if (!opts.valid) return {};
-      const v = evaluateVAE(model, opts.valid, {
-        batchSize: opts.batchSize,
-        mode: "population",
-        seed: opts.seed,
-      });
-      return {
-        valid_cost: v.cost,
-        valid_kl: v.kl,
-        valid_reconstruction: v.reconstruction,
-      };
+      const out: Metrics = {};
+      if (opts.valid) {
+        const v = evaluateVAE(model, opts.valid, {
+          batchSize: opts.batchSize,
+          mode: "population",
+          seed: opts.seed,
+        });
+        out[`${name}_cost`] = v.cost;
+        out[`${name}_kl`] = v.kl;
+        out[`${name}_reconstruction`] = v.reconstruction;
+      }
+      return { ...out, ...(await opts.extraMetrics?.()) };
     },
     onEpoch: opts.onEpoch,
   });

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as Plot from "@observablehq/plot";
-import { integerTicks, plot, plotToSvg } from "../../lib/display/plot.ts";
+import {
+  integerTicks,
+  panelsToSvg,
+  plot,
+  plotToSvg,
+} from "../../lib/display/plot.ts";
 
 const rows = [
   { epoch: 1, loss: 2, split: "train" },
@@ -84,4 +89,43 @@ Deno.test("integerTicks steps whole numbers to at most maxTicks", () => {
   assert.deepEqual(integerTicks(1, 2), [1, 2]);
   assert.deepEqual(integerTicks(1, 12, 6), [1, 3, 5, 7, 9, 11]);
   assert.deepEqual(integerTicks(1, 500).length, 10);
+});
+
+Deno.test("panelsToSvg puts plots side by side, each with its own scale", () => {
+  const a = {
+    width: 300,
+    height: 200,
+    marks: [Plot.dot(rows, { x: "epoch", y: "loss" })],
+  };
+  const b = {
+    width: 250,
+    height: 240,
+    y: { label: "score" },
+    marks: [
+      Plot.dot([{ t: 0, score: 500 }, { t: 1, score: 900 }], {
+        x: "t",
+        y: "score",
+      }),
+    ],
+  };
+  const svg = panelsToSvg([a, b], 10);
+  const widths = [plotToSvg(a), plotToSvg(b)].map((p) =>
+    Number(/^<svg[^>]* width="(\d+)"/.exec(p)![1])
+  );
+  const heights = [plotToSvg(a), plotToSvg(b)].map((p) =>
+    Number(/^<svg[^>]* height="(\d+)"/.exec(p)![1])
+  );
+  assert.match(
+    svg,
+    new RegExp(
+      `^<svg [^>]*width="${widths[0] + 10 + widths[1]}" height="${
+        Math.max(...heights)
+      }"`,
+    ),
+  );
+  // The second panel starts after the first and the gap.
+  assert.match(svg, new RegExp(`<svg x="${widths[0] + 10}" y="0" `));
+  // Each keeps its own y ticks: the loss's and the score's.
+  assert.match(svg, />3\.0</);
+  assert.match(svg, />900</);
 });

@@ -30,6 +30,8 @@ function groups(svg: string, name: string): string[] {
 function history(a: number): EpochRecord[] {
   return [1, 2, 3].map((epoch) => ({
     epoch,
+    step: 10 * epoch,
+    time: epoch,
     seconds: 1,
     train_accuracy: a + epoch / 10,
     valid_accuracy: a,
@@ -145,6 +147,8 @@ function row(
 ): EpochRecord {
   return {
     epoch,
+    step: 10 * epoch,
+    time: seconds * epoch,
     seconds,
     train_accuracy: 0.8745,
     valid_accuracy: valid,

@@ -86,6 +86,8 @@ Deno.test("trainConvNet learns an easy task and repeats with its seed", async ()
   const keys = [
     "epoch",
     "seconds",
+    "step",
+    "time",
     "train_accuracy",
     "train_loss",
     "valid_accuracy",
@@ -214,7 +216,7 @@ Deno.test("trainNetworks trains each network as trainConvNet would and logs each
       label: false,
     });
     optimizer.dispose();
-    const strip = (h: EpochRecord[]) => h.map(({ seconds: _, ...r }) => r);
+    const strip = (h: EpochRecord[]) => h.map(({ seconds: _s, time: _t, ...r }) => r);
     assert.deepEqual(strip(histories[name]), strip(direct));
   }
 });
