@@ -8,15 +8,24 @@
  * ```
  *
  * `--only` keeps notebooks whose file name contains the text (repeatable or
- * comma-separated); `-p` overrides apply to every notebook run. Exits 1 if any
- * notebook failed, 2 on bad arguments or a broken setup.
+ * comma-separated); each `-p` override goes to the notebooks whose
+ * parameters cell declares it (a name none declares is an error), and every
+ * value is checked against the notebooks' schemas before anything runs.
+ * Exits 1 if any notebook failed, 2 on bad arguments or parameters or a
+ * broken setup.
  *
  * @module
  */
 
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { NOTEBOOK_PARAMETERS } from "../lib/experiments/parameters.ts";
+import { checkParams } from "../lib/params.ts";
 import {
+  cellSource,
+  declaredParameters,
   describeResult,
+  findParametersCell,
+  type Notebook,
   type Overrides,
   parseParam,
   REPO_ROOT,
@@ -76,6 +85,46 @@ export async function listNotebooks(
     .map((n) => join(dir, n));
 }
 
+/**
+ * Splits `-p` overrides among the notebooks: each gets the ones its
+ * parameters cell declares, checked against its schema. Throws naming an
+ * override no notebook declares (with every notebook's parameters), or a
+ * value a notebook does not allow.
+ */
+export async function routeOverrides(
+  notebooks: string[],
+  overrides: Overrides,
+): Promise<Map<string, Overrides>> {
+  const declared = new Map<string, string[]>();
+  for (const path of notebooks) {
+    const nb: Notebook = JSON.parse(await Deno.readTextFile(path));
+    const cell = nb.cells[findParametersCell(nb)];
+    declared.set(path, [...declaredParameters(cellSource(cell)).keys()]);
+  }
+  for (const name of Object.keys(overrides)) {
+    if ([...declared.values()].some((names) => names.includes(name))) continue;
+    throw new Error(
+      `no notebook declares the parameter "${name}"; they declare:\n${
+        [...declared].map(([p, names]) =>
+          `  ${basename(p)}: ${names.join(", ")}`
+        ).join("\n")
+      }`,
+    );
+  }
+  const routed = new Map<string, Overrides>();
+  for (const [path, names] of declared) {
+    const mine = Object.fromEntries(
+      Object.entries(overrides).filter(([k]) => names.includes(k)),
+    );
+    const schema = NOTEBOOK_PARAMETERS[basename(path)];
+    if (schema) {
+      checkParams(mine, schema, { partial: true, where: basename(path) });
+    }
+    routed.set(path, mine);
+  }
+  return routed;
+}
+
 async function checkDeps(): Promise<boolean> {
   const status = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", join(REPO_ROOT, "scripts", "check_deps.ts"), "main"],
@@ -106,13 +155,20 @@ if (import.meta.main) {
     );
     Deno.exit(2);
   }
-  const counts = { passed: 0, skipped: 0, failed: 0 };
+  let routed: Map<string, Overrides>;
+  try {
+    routed = await routeOverrides(notebooks, args.params);
+  } catch (e) {
+    console.error((e as Error).message);
+    Deno.exit(2);
+  }
+  const counts = { passed: 0, skipped: 0, failed: 0, rejected: 0 };
   for (const path of notebooks) {
     const name = path.slice(path.lastIndexOf("/") + 1);
     console.log(`${name}: running...`);
     try {
       const result = await runNotebook(path, {
-        params: args.params,
+        params: routed.get(path),
         timeoutS: args.timeoutS,
         live: true,
       });
@@ -126,7 +182,7 @@ if (import.meta.main) {
   console.log(
     `${notebooks.length} notebook${notebooks.length === 1 ? "" : "s"}: ` +
       `${counts.passed} passed, ` +
-      `${counts.skipped} skipped, ${counts.failed} failed`,
+      `${counts.skipped} skipped, ${counts.failed + counts.rejected} failed`,
   );
-  Deno.exit(counts.failed > 0 ? 1 : 0);
+  Deno.exit(counts.failed + counts.rejected > 0 ? 1 : 0);
 }

@@ -20,7 +20,9 @@
  * `outputs/notebooks/<notebook-name>/<run-id>/` (with `--out DIR`:
  * `DIR/<notebook-name>/<run-id>/`), also when a cell fails. Exit codes:
  * 0 passed, 1 a cell failed (its error is printed), 3 skipped because a
- * `DatasetNotFoundError` stopped it, 2 bad arguments or a broken setup.
+ * `DatasetNotFoundError` stopped it, 2 bad arguments, a parameter value the
+ * notebook's schema (lib/experiments/parameters.ts) does not allow (checked
+ * before the kernel starts), or a broken setup.
  *
  * The kernel is registered in the project-local `.jupyter/` (see
  * {@linkcode ensureKernelspec}), not in the user's Jupyter setup.
@@ -30,6 +32,8 @@
 
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { NOTEBOOK_PARAMETERS } from "../lib/experiments/parameters.ts";
+import { checkParams } from "../lib/params.ts";
 import { createRunDir, makeRunId } from "../lib/run_dir.ts";
 
 /** The repository root (this script's parent folder). */
@@ -42,6 +46,8 @@ export const PYTHON: string = Deno.env.get("NOTEBOOK_PYTHON") ??
   "/usr/bin/python3";
 /** Exit code for a notebook skipped for lack of data. */
 export const EXIT_SKIPPED = 3;
+/** Exit code for bad arguments or parameters, and a broken setup. */
+export const EXIT_USAGE = 2;
 /** Tag of the cell holding the notebook's default parameters. */
 export const PARAMETERS_TAG = "parameters";
 /** Tag of the cell the runner adds with the overrides. */
@@ -326,7 +332,8 @@ export interface CellError {
 
 /** What {@linkcode runNotebook} reports. */
 export interface RunResult {
-  status: "passed" | "failed" | "skipped";
+  /** "rejected": a parameter's value is not allowed (exit 2). */
+  status: "passed" | "failed" | "skipped" | "rejected";
   /** The folder holding the executed notebook and its HTML. */
   dir: string;
   ipynb: string;
@@ -373,6 +380,13 @@ export async function runNotebook(
     throw new Error(`cannot read notebook ${path}: ${(e as Error).message}`);
   }
   const injected = injectParameters(nb, opts.params ?? {});
+  const schema = NOTEBOOK_PARAMETERS[basename(path)];
+  if (schema) {
+    checkParams(opts.params ?? {}, schema, {
+      partial: true,
+      where: basename(path),
+    });
+  }
   const run = await createRunDir(name, {
     root: opts.outDir ?? join(REPO_ROOT, "outputs", "notebooks"),
     runId: makeRunId(),
@@ -454,6 +468,8 @@ export async function runNotebook(
     };
     result.status = result.error.ename === "DatasetNotFoundError"
       ? "skipped"
+      : result.error.ename === "ParameterError"
+      ? "rejected"
       : "failed";
   }
   return result;
@@ -513,17 +529,18 @@ export function describeResult(label: string, result: RunResult): string {
   if (result.status === "skipped") {
     return `${label}: skipped: ${result.error?.evalue}`;
   }
+  if (result.status === "rejected") {
+    return `${label}: bad parameter: ${result.error?.evalue}`;
+  }
   return `${label}: FAILED after ${seconds}s (partial notebook: ${result.ipynb})` +
     (result.error ? `\n${formatCellError(result.error)}` : "");
 }
 
-/** The runner's exit code for a result: 0 passed, 1 failed, 3 skipped. */
+/** The runner's exit code for a result: 0 passed, 1 failed, 2 rejected, 3 skipped. */
 export function exitCode(result: RunResult): number {
-  return result.status === "passed"
-    ? 0
-    : result.status === "skipped"
-    ? EXIT_SKIPPED
-    : 1;
+  return { passed: 0, failed: 1, rejected: EXIT_USAGE, skipped: EXIT_SKIPPED }[
+    result.status
+  ];
 }
 
 if (import.meta.main) {
@@ -540,6 +557,6 @@ if (import.meta.main) {
     Deno.exit(exitCode(result));
   } catch (e) {
     console.error(`${args.notebook}: ${(e as Error).message}`);
-    Deno.exit(2);
+    Deno.exit(EXIT_USAGE);
   }
 }

@@ -332,3 +332,44 @@ Deno.test({
     }
   },
 });
+
+Deno.test("runNotebook rejects a parameter value the notebook's schema does not allow, before any kernel starts", async () => {
+  const nb = join(REPO_ROOT, "notebooks", "week09_ff_vae.ipynb");
+  const out = await Deno.makeTempDir();
+  try {
+    for (
+      const [params, message] of [
+        [
+          { epochs: "abc" },
+          /parameter epochs \(week09_ff_vae\.ipynb\) is "abc"; it must be an integer >= 1/,
+        ],
+        [{ trainLimit: -3 }, /trainLimit .* is -3; it must be an integer >= 0/],
+        [{ codeSize: 0 }, /codeSize .* is 0/],
+        [
+          { learningRate: -0.1 },
+          /learningRate .* is -0\.1; it must be a number > 0/,
+        ],
+        [
+          { batchSize: 2.5 },
+          /batchSize .* is 2\.5; it must be an integer >= 2/,
+        ],
+        [
+          { optimizer: "sgd" },
+          /optimizer .* is "sgd"; it must be one of "nesterov"/,
+        ],
+      ] as const
+    ) {
+      await assert.rejects(
+        runNotebook(nb, {
+          params: params as Record<string, unknown>,
+          outDir: out,
+        }),
+        message,
+      );
+    }
+    // Nothing ran: no run folder was made.
+    assert.deepEqual([...Deno.readDirSync(out)], []);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});

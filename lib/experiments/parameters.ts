@@ -1,0 +1,75 @@
+/**
+ * Every notebook's parameters, in one place: what each entry of a
+ * notebook's `params` object may be. The notebooks check their `params`
+ * against their schema in their first code cell; the headless runner and the
+ * main job check command-line overrides against it before starting a kernel
+ * (see lib/params.ts).
+ *
+ * @module
+ */
+import { BACKEND_NAMES } from "../backend/mod.ts";
+import { OPTIMIZER_NAMES } from "../optim/mod.ts";
+import type { ParamSchema } from "../params.ts";
+
+const backend = { type: "enum", values: BACKEND_NAMES } as const;
+const threads = { type: "int", min: 0 } as const;
+const seed = { type: "int", min: 0 } as const;
+const count = { type: "int", min: 0 } as const;
+const positive = { type: "int", min: 1 } as const;
+const rate = { type: "number", min: 0, exclusiveMin: true } as const;
+const momentum = { type: "number", min: 0, max: 0.999 } as const;
+const optimizer = { type: "enum", values: OPTIMIZER_NAMES } as const;
+
+/** Week 8: the batch-normalized convnet on Dogs vs. Cats. */
+export const WEEK08_PARAMETERS: ParamSchema = {
+  backend,
+  threads,
+  dataPath: { type: "string" },
+  limit: count,
+  splitSeed: seed,
+  trainFraction: { type: "number", min: 0, max: 1, exclusiveMin: true },
+  resize: { type: "int", min: 8 },
+  crop: { type: "int", min: 8 },
+  epochs: positive,
+  batchSize: { type: "int", min: 2 },
+  optimizer,
+  learningRate: rate,
+  momentum,
+  flipProbability: { type: "number", min: 0, max: 1 },
+  widths: {
+    type: "number[]",
+    min: 0,
+    max: 4,
+    exclusiveMin: true,
+    minLength: 1,
+  },
+  seed,
+  populationStats: { type: "enum", values: ["exact", "moving"] },
+  statsLimit: count,
+  analysisBatches: positive,
+};
+
+/** Week 9: the feed-forward VAE with batch norm on MNIST. */
+export const WEEK09_PARAMETERS: ParamSchema = {
+  backend,
+  threads,
+  dataset: { type: "enum", values: ["mnist-full", "mnist"] },
+  trainLimit: count,
+  evalLimit: count,
+  encSizes: { type: "int[]", min: 1, minLength: 1 },
+  decSizes: { type: "int[]", min: 1, minLength: 1 },
+  codeSize: positive,
+  epochs: positive,
+  batchSize: { type: "int", min: 2 },
+  optimizer,
+  learningRate: rate,
+  momentum,
+  seed,
+  scoreSamples: { type: "int", min: 2 },
+};
+
+/** Each notebook's schema, by the notebook's file name. */
+export const NOTEBOOK_PARAMETERS: Readonly<Record<string, ParamSchema>> = {
+  "week08_bn_convnet.ipynb": WEEK08_PARAMETERS,
+  "week09_ff_vae.ipynb": WEEK09_PARAMETERS,
+};
