@@ -50,7 +50,7 @@ Deno.test("routeOverrides sends each -p to the notebooks declaring it and reject
   assert.deepEqual(routed.get(w9), { epochs: 2, scoreSamples: 100 });
   await assert.rejects(
     routeOverrides([w8, w9], { epoch: 2 }),
-    /no notebook declares the parameter "epoch"; they declare:\n  week08_bn_convnet\.ipynb: backend, .*\n  week09_ff_vae\.ipynb: backend/,
+    /no notebook declares the parameter "epoch"; they declare:\n {2}week08_bn_convnet\.ipynb: backend, .*\n {2}week09_ff_vae\.ipynb: backend/,
   );
   await assert.rejects(
     routeOverrides([w8, w9], { epochs: 0 }),
