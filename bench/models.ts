@@ -7,30 +7,35 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { BNConvNet } from "../lib/models/bn_convnet.ts";
+import { ConvVAE } from "../lib/models/conv_vae.ts";
 import { FFVAE } from "../lib/models/ff_vae.ts";
 import { disposeModule, type Module } from "../lib/nn/module.ts";
 import { NesterovMomentum } from "../lib/optim/nesterov.ts";
 import { trainStep } from "../lib/train.ts";
 
 /** The models the bench knows, by the name used in its output. */
-export const MODEL_KINDS = ["ffvae", "convnet"] as const;
-/** A model kind: "ffvae" or "convnet". */
+export const MODEL_KINDS = ["ffvae", "convnet", "convvae"] as const;
+/** A model kind: "ffvae", "convnet" or "convvae". */
 export type ModelKind = typeof MODEL_KINDS[number];
 
 /** One benchmark case: a model at a batch size, e.g. `ffvae_bs100`. */
 export interface BenchCase {
-  /** "ffvae" or "convnet". */
+  /** "ffvae", "convnet" or "convvae". */
   model: ModelKind;
   /** Minibatch size. */
   batch: number;
 }
 
-/** The cases of the issue: the VAE at 100 and 1000, the convnet at 10 and 100. */
+/**
+ * The default cases: the VAE at 100 and 1000, the convnet at 10 and 100, the
+ * convolutional VAE at the seed's 128.
+ */
 export const DEFAULT_CASES: readonly BenchCase[] = [
   { model: "ffvae", batch: 100 },
   { model: "ffvae", batch: 1000 },
   { model: "convnet", batch: 10 },
   { model: "convnet", batch: 100 },
+  { model: "convvae", batch: 128 },
 ];
 
 /** The case's name in the output, e.g. "convnet_bs100". */
@@ -40,10 +45,11 @@ export function caseName(c: BenchCase): string {
 
 /** Parses a name like "ffvae_bs100" back into a case. */
 export function parseCase(name: string): BenchCase {
-  const m = /^(ffvae|convnet)_bs(\d+)$/.exec(name.trim());
+  const m = /^(ffvae|convnet|convvae)_bs(\d+)$/.exec(name.trim());
   if (!m || Number(m[2]) < 1) {
     throw new Error(
-      `Unknown model "${name}"; use ffvae_bs<N> or convnet_bs<N>, e.g. ` +
+      `Unknown model "${name}"; use ffvae_bs<N>, convnet_bs<N> or ` +
+        `convvae_bs<N>, e.g. ` +
         DEFAULT_CASES.map(caseName).join(","),
     );
   }
@@ -64,7 +70,10 @@ export interface Workload {
  * notebooks train: the VAE is encoder 512-512-256, 384 code units, decoder
  * 256-512-512 on 784 inputs (the seed's learning rate 0.1 over the batch
  * size, as its cost is summed); the convnet takes 48x48x3 images (mean
- * cross-entropy, learning rate 0.01). Both use Nesterov momentum 0.9.
+ * cross-entropy, learning rate 0.01); the convolutional VAE is the seed's
+ * (conv_vae.py: 28x28x1 images in [0, 1], convolutions 64-128, 512 hidden
+ * and code units, decoder 128-64-1; learning rate 0.01 over the batch size,
+ * summed cost). All use Nesterov momentum 0.9.
  */
 export function buildWorkload(c: BenchCase, seed = 1): Workload {
   let model: Module;
@@ -90,6 +99,19 @@ export function buildWorkload(c: BenchCase, seed = 1): Workload {
     model = vae;
     inputs = [x];
     optimizer = new NesterovMomentum(0.1 / c.batch, 0.9);
+    loss = () => vae.cost(x, "train", seed + step).total;
+  } else if (c.model === "convvae") {
+    const vae = new ConvVAE({ seed });
+    const x = tf.randomUniform(
+      [c.batch, 28, 28, 1],
+      0,
+      1,
+      "float32",
+      seed,
+    ) as tf.Tensor4D;
+    model = vae;
+    inputs = [x];
+    optimizer = new NesterovMomentum(0.01 / c.batch, 0.9);
     loss = () => vae.cost(x, "train", seed + step).total;
   } else {
     const net = new BNConvNet({ seed });

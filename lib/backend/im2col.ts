@@ -379,6 +379,30 @@ export function col2imImages(
 }
 
 /**
+ * The pairs of {@linkcode col2imImages}'s gather along one axis as one
+ * table, for our SIMD module: `1 + 2 * filterSize` ints per input index, the
+ * number of pairs (output index, filter tap) whose window reads it, then the
+ * pairs in the order the JavaScript gather sums them.
+ */
+export function tapTable(
+  inSize: number,
+  outSize: number,
+  filterSize: number,
+  stride: number,
+  dilation: number,
+  pad: number,
+): Int32Array {
+  const taps = tapsAlong(inSize, outSize, filterSize, stride, dilation, pad);
+  const width = 1 + 2 * filterSize;
+  const table = new Int32Array(inSize * width);
+  taps.forEach((pairs, i) => {
+    table[i * width] = pairs.length / 2;
+    table.set(pairs, i * width + 1);
+  });
+  return table;
+}
+
+/**
  * For each input index along one axis, the pairs (output index, filter tap)
  * whose window reads it, flattened.
  */

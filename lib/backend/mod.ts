@@ -25,6 +25,7 @@ import {
   registerWasmConvKernels,
 } from "./conv_kernels.ts";
 import { registerWasmBatchNormKernels } from "./batch_norm_kernels.ts";
+import { registerWasmDepoolKernels } from "./depool_kernels.ts";
 import { registerWasmLossKernels } from "./loss_kernels.ts";
 import { registerWasmOptimizerKernels } from "./optimizer_kernels.ts";
 import { registerWasmRandomKernels } from "./random_kernels.ts";
@@ -253,6 +254,7 @@ async function activateWasm(
   registerWasmBatchNormKernels();
   registerWasmRandomKernels();
   registerWasmLossKernels();
+  registerWasmDepoolKernels();
   const simd = tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? " SIMD" : "";
   if (!blas) {
     return {

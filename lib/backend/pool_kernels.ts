@@ -67,11 +67,15 @@ export function wasmMaxPoolGrad(args: KernelArgs): tf.TensorInfo | null {
   const dx = f32View(backend, out);
   const xs = f32View(backend, input);
   const dys = f32View(backend, dy);
-  dx.fill(0);
+  const k = wasmKernels(backend);
+  const simd2x2 = k !== null && isDisjoint(info) &&
+    info.filterHeight === 2 && info.filterWidth === 2;
+  // The 2x2 kernel writes every tap of every window: when the windows tile
+  // the input, nothing is left to zero.
+  if (!(simd2x2 && tiles(info)) || dys.length === 0) dx.fill(0);
   if (dx.length === 0 || dys.length === 0) return out;
   if (isDisjoint(info)) {
-    const k = wasmKernels(backend);
-    if (k && info.filterHeight === 2 && info.filterWidth === 2) {
+    if (k && simd2x2) {
       k.max_pool_grad_2x2(
         heapOffset(backend, input),
         heapOffset(backend, dy),
@@ -92,6 +96,14 @@ export function wasmMaxPoolGrad(args: KernelArgs): tf.TensorInfo | null {
     maxPoolGradGeneral(info, xs, dys, dx);
   }
   return out;
+}
+
+/** True when the windows cover the input exactly, edge to edge (stride = window). */
+function tiles(info: tf.backend_util.Conv2DInfo): boolean {
+  return info.strideHeight === info.filterHeight &&
+    info.strideWidth === info.filterWidth &&
+    info.outHeight * info.strideHeight === info.inHeight &&
+    info.outWidth * info.strideWidth === info.inWidth;
 }
 
 /** True when every window lies inside the input and no two overlap. */

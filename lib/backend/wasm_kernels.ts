@@ -105,6 +105,47 @@ export interface WasmKernels {
     rowStart: number,
     rowEnd: number,
   ): void;
+  /** Adds rows `[rowStart, rowEnd)` of `col` onto `dx`: im2col.ts's `col2im`, bit for bit. */
+  col2im_rows(
+    col: number,
+    dx: number,
+    inH: number,
+    inW: number,
+    inC: number,
+    outH: number,
+    outW: number,
+    fH: number,
+    fW: number,
+    strideH: number,
+    strideW: number,
+    dilationH: number,
+    dilationW: number,
+    padTop: number,
+    padLeft: number,
+    rowStart: number,
+    rowEnd: number,
+  ): void;
+  /**
+   * Writes images `[imageStart, imageEnd)` of `dx` from their `col` rows:
+   * im2col.ts's `col2imImages`, bit for bit (`rowsTab`, `colsTab`: tap tables
+   * of `tapTable`; `acc`: `inC` doubles of scratch).
+   */
+  col2im_images(
+    col: number,
+    dx: number,
+    inH: number,
+    inW: number,
+    inC: number,
+    outH: number,
+    outW: number,
+    fH: number,
+    fW: number,
+    imageStart: number,
+    imageEnd: number,
+    rowsTab: number,
+    colsTab: number,
+    acc: number,
+  ): void;
   /** dx of disjoint 2x2 max pooling, windows' taps written (see kernels.c). */
   max_pool_grad_2x2(
     x: number,
@@ -118,6 +159,24 @@ export interface WasmKernels {
     outW: number,
     strideH: number,
     strideW: number,
+  ): void;
+  /** Zero insertion (lib/nn/depool.ts): `rows = n * h` rows of `w` pixels of `c` channels, factor `f`. */
+  depool2d(
+    x: number,
+    y: number,
+    rows: number,
+    w: number,
+    c: number,
+    f: number,
+  ): void;
+  /** The top-left element of each `f x f` block of `dy` into `dx` (`rows = n * h` of dx). */
+  depool2d_grad(
+    dy: number,
+    dx: number,
+    rows: number,
+    w: number,
+    c: number,
+    f: number,
   ): void;
   /** The Nesterov momentum update into `outP`, `outM`. */
   nesterov(

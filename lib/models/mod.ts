@@ -6,6 +6,7 @@
  */
 import type { Module } from "../nn/module.ts";
 import { BNConvNet, type BNConvNetConfig } from "./bn_convnet.ts";
+import { ConvVAE, type ConvVAEConfig } from "./conv_vae.ts";
 import { FFVAE, type FFVAEConfig } from "./ff_vae.ts";
 
 /** A model that can be saved in a run folder and rebuilt from it. */
@@ -19,6 +20,7 @@ export interface SavableModel extends Module {
 /** Each model kind's constructor, from the configuration it was saved with. */
 export const MODEL_BUILDERS: Record<string, (config: never) => SavableModel> = {
   bn_convnet: (config: BNConvNetConfig) => new BNConvNet(config),
+  conv_vae: (config: ConvVAEConfig) => new ConvVAE(config),
   ff_vae: (config: FFVAEConfig) => new FFVAE(config),
 };
 

@@ -581,3 +581,134 @@ void adam(const float *restrict p, const float *restrict m1,
     outP[i] = p[i] - (mh / (__builtin_sqrtf(vh) + eps)) * lr;
   }
 }
+
+/*
+ * The seed's depool_2d (lib/nn/depool.ts) on NHWC maps: x is rows = n * h
+ * rows of w pixels of c channels; y gets each pixel at the top-left of an
+ * f x f block of zeros (rows * f rows of w * f pixels).
+ */
+EXPORT(depool2d)
+void depool2d(const float *restrict x, float *restrict y, int rows, int w,
+              int c, int f) {
+  int outRow = w * f * c;
+  for (int r = 0; r < rows; r++) {
+    float *o = y + (long)r * f * outRow;
+    for (int j = 0; j < w; j++, x += c) {
+      float *d = o + j * f * c;
+      for (int ch = 0; ch < c; ch++) d[ch] = x[ch];
+      for (int i = c; i < f * c; i++) d[i] = 0.0f;
+    }
+    for (int i = outRow; i < f * outRow; i++) o[i] = 0.0f;
+  }
+}
+
+/* depool2d's gradient: dx = the top-left element of each f x f block of dy. */
+EXPORT(depool2d_grad)
+void depool2d_grad(const float *restrict dy, float *restrict dx, int rows,
+                   int w, int c, int f) {
+  int outRow = w * f * c;
+  for (int r = 0; r < rows; r++) {
+    const float *s = dy + (long)r * f * outRow;
+    for (int j = 0; j < w; j++, dx += c) {
+      const float *e = s + j * f * c;
+      for (int ch = 0; ch < c; ch++) dx[ch] = e[ch];
+    }
+  }
+}
+
+/*
+ * col2im, the adjoint of im2col_rows (see lib/backend/im2col.ts), for rows
+ * [rowStart, rowEnd) of col (from its start): each row's taps are added onto
+ * dx (NHWC), taps in the padding dropped. Float adds in the same order as
+ * im2col.ts's col2im, so the results are the same bit for bit. dx must be
+ * zeroed before the first chunk.
+ */
+EXPORT(col2im_rows)
+void col2im_rows(const float *restrict col, float *restrict dx, int inH,
+                 int inW, int inC, int outH, int outW, int fH, int fW,
+                 int strideH, int strideW, int dilationH, int dilationW,
+                 int padTop, int padLeft, int rowStart, int rowEnd) {
+  int tapRow = fW * inC, rowStep = inW * inC, imageStep = inH * rowStep;
+  for (int r = rowStart; r < rowEnd; r++) {
+    int ox = r % outW, t = r / outW, oy = t % outH, b = t / outH;
+    float *image = dx + b * imageStep;
+    int iy0 = oy * strideH - padTop, ix0 = ox * strideW - padLeft;
+    for (int fy = 0; fy < fH; fy++, col += tapRow) {
+      int iy = iy0 + fy * dilationH;
+      if (iy < 0 || iy >= inH) continue;
+      float *row = image + iy * rowStep;
+      if (dilationW == 1 && ix0 >= 0 && ix0 + fW <= inW) {
+        float *d = row + ix0 * inC;
+        for (int i = 0; i < tapRow; i++) d[i] += col[i];
+        continue;
+      }
+      for (int fx = 0; fx < fW; fx++) {
+        int ix = ix0 + fx * dilationW;
+        if (ix < 0 || ix >= inW) continue;
+        float *d = row + ix * inC;
+        const float *s = col + fx * inC;
+        for (int ch = 0; ch < inC; ch++) d[ch] += s[ch];
+      }
+    }
+  }
+}
+
+/*
+ * col2im by gathering, for whole images [imageStart, imageEnd) of dx (NHWC;
+ * col holds those images' rows from its start): every element of dx is
+ * written once with the sum of the col entries im2col copied it to. The
+ * (output index, tap) pairs that read each input row and column come from
+ * the caller: rowsTab has 1 + 2 fH ints per input row (the count, then the
+ * pairs), colsTab 1 + 2 fW per input column. The sums are the ones of
+ * im2col.ts's col2imImages, bit for bit: pairs in the same order, one add in
+ * float32, four as (a + b) + (c + d) and more one after the other in
+ * float64 (JavaScript's arithmetic), rounded once (acc: inC doubles of
+ * scratch).
+ */
+EXPORT(col2im_images)
+void col2im_images(const float *restrict col, float *restrict dx, int inH,
+                   int inW, int inC, int outH, int outW, int fH, int fW,
+                   int imageStart, int imageEnd, const int *restrict rowsTab,
+                   const int *restrict colsTab, double *restrict acc) {
+  int k = fH * fW * inC, perImage = outH * outW * k;
+  int rowStride = 1 + 2 * fH, colStride = 1 + 2 * fW;
+  float *d = dx + imageStart * inH * inW * inC;
+  for (int b = imageStart; b < imageEnd; b++) {
+    const float *image = col + (b - imageStart) * perImage;
+    for (int iy = 0; iy < inH; iy++) {
+      const int *ry = rowsTab + iy * rowStride;
+      int nr = ry[0];
+      for (int ix = 0; ix < inW; ix++, d += inC) {
+        const int *rx = colsTab + ix * colStride;
+        int nc = rx[0], n = nr * nc;
+/* The col address of pair t (row pair t / nc, column pair t % nc). */
+#define PAIR(t)                                                                \
+  (image + ry[1 + 2 * ((t) / nc)] * outW * k + ry[2 + 2 * ((t) / nc)] * fW * inC + \
+   rx[1 + 2 * ((t) % nc)] * k + rx[2 + 2 * ((t) % nc)] * inC)
+        if (n == 0) {
+          for (int ch = 0; ch < inC; ch++) d[ch] = 0.0f;
+        } else if (n == 1) {
+          const float *a = PAIR(0);
+          for (int ch = 0; ch < inC; ch++) d[ch] = a[ch];
+        } else if (n == 2) {
+          const float *a = PAIR(0), *e = PAIR(1);
+          for (int ch = 0; ch < inC; ch++) d[ch] = a[ch] + e[ch];
+        } else if (n == 4) {
+          const float *a = PAIR(0), *e = PAIR(1), *f = PAIR(2), *h = PAIR(3);
+          for (int ch = 0; ch < inC; ch++) {
+            d[ch] = (float)(((double)a[ch] + (double)e[ch]) +
+                            ((double)f[ch] + (double)h[ch]));
+          }
+        } else {
+          for (int ch = 0; ch < inC; ch++) acc[ch] = 0.0;
+          for (int t = 0; t < n; t++) {
+            const float *s = PAIR(t);
+            for (int ch = 0; ch < inC; ch++) acc[ch] += (double)s[ch];
+          }
+          for (int ch = 0; ch < inC; ch++) d[ch] = (float)acc[ch];
+        }
+#undef PAIR
+      }
+    }
+  }
+}
