@@ -2,6 +2,16 @@
  * Run directories: one fresh folder per experiment run under
  * `outputs/<group>/<run-id>/`, written atomically and never overwritten.
  *
+ * An experiment's run folder also says where it stands: `run.json` holds its
+ * state ("running", then "complete", "failed" or "interrupted"), when it
+ * started and last changed, its provenance (git commit and whether the tree
+ * was dirty, Deno, tfjs, the backend) and its parameters. It is the one file
+ * that is rewritten, always whole (written aside, then renamed). A process
+ * that creates run folders while the environment variable
+ * {@linkcode RUN_REGISTRY_ENV} names a file appends each folder's path to it,
+ * so that the headless runner can mark the runs of a notebook that failed or
+ * was interrupted.
+ *
  * @module
  */
 
@@ -15,12 +25,35 @@ export const DEFAULT_OUTPUT_ROOT: string = join(
   "outputs",
 );
 
+/** Where a run stands, as its `run.json` says. */
+export type RunState = "running" | "complete" | "failed" | "interrupted";
+
+/** `run.json`: a run's state, times, provenance and parameters. */
+export interface RunRecord {
+  state: RunState;
+  /** ISO times. */
+  started: string;
+  updated: string;
+  /** Why it failed or stopped, for "failed" and "interrupted". */
+  reason?: string;
+  /** Anything else the run records (provenance, parameters, ...). */
+  [key: string]: unknown;
+}
+
+/** The environment variable naming a file that collects created run folders. */
+export const RUN_REGISTRY_ENV = "IFT6266_RUN_REGISTRY";
+
 /** Options for {@linkcode createRunDir}. */
 export interface RunDirOptions {
   /** Parent of the group folders; default `<repo>/outputs`. */
   root?: string;
   /** The run id; default a timestamp plus a random suffix. If taken, `-2`, `-3`... is appended. */
   runId?: string;
+  /**
+   * Keep a `run.json` (state "running" from now): what to record beside the
+   * state, e.g. `{ provenance, params }`.
+   */
+  record?: Record<string, unknown>;
 }
 
 /** A fresh directory for one run's files. */
@@ -37,6 +70,11 @@ export interface RunDir {
   writeText(name: string, text: string): Promise<string>;
   /** Writes bytes; returns the file's path. */
   writeBytes(name: string, bytes: Uint8Array): Promise<string>;
+  /**
+   * Records a new state in `run.json` (with `extra` merged in); a no-op for
+   * a folder made without `record`.
+   */
+  setState(state: RunState, extra?: Record<string, unknown>): Promise<void>;
 }
 
 function randomSuffix(): string {
@@ -133,6 +171,13 @@ export async function createRunDir(
       if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
     }
   }
+  let record: RunRecord | null = null;
+  if (opts.record) {
+    const now = new Date().toISOString();
+    record = { state: "running", started: now, updated: now, ...opts.record };
+    await writeRunRecord(path, record);
+    await register(path);
+  }
   const encoder = new TextEncoder();
   const write = async (name: string, bytes: Uint8Array) => {
     const file = resolveInside(path, name);
@@ -147,5 +192,65 @@ export async function createRunDir(
     writeText: (name, text) => write(name, encoder.encode(text)),
     writeJson: (name, value) =>
       write(name, encoder.encode(JSON.stringify(value, null, 2) + "\n")),
+    setState: async (state, extra = {}) => {
+      if (!record) return;
+      record = {
+        ...record,
+        ...extra,
+        state,
+        updated: new Date().toISOString(),
+      };
+      await writeRunRecord(path, record);
+    },
   };
+}
+
+/** The name of a run folder's record. */
+export const RUN_RECORD = "run.json";
+
+async function writeRunRecord(dir: string, record: RunRecord): Promise<void> {
+  const file = join(dir, RUN_RECORD);
+  const tmp = `${file}.${randomSuffix()}${randomSuffix()}.tmp`;
+  await Deno.writeTextFile(tmp, JSON.stringify(record, null, 2) + "\n");
+  // rename() replaces run.json in one step: a reader sees the old or the new.
+  await Deno.rename(tmp, file);
+}
+
+async function register(dir: string): Promise<void> {
+  let registry: string | undefined;
+  try {
+    registry = Deno.env.get(RUN_REGISTRY_ENV);
+  } catch { /* no env permission: nobody to tell */ }
+  if (registry) {
+    await Deno.writeTextFile(registry, dir + "\n", { append: true });
+  }
+}
+
+/** A run folder's `run.json`, or null when it has none (or it is unreadable). */
+export async function readRunRecord(dir: string): Promise<RunRecord | null> {
+  try {
+    return JSON.parse(await Deno.readTextFile(join(dir, RUN_RECORD)));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Marks a run folder "failed" or "interrupted" with a reason, unless its
+ * record already says it ended; returns whether it changed anything.
+ */
+export async function markRunEnded(
+  dir: string,
+  state: "failed" | "interrupted",
+  reason: string,
+): Promise<boolean> {
+  const record = await readRunRecord(dir);
+  if (!record || record.state !== "running") return false;
+  await writeRunRecord(dir, {
+    ...record,
+    state,
+    reason,
+    updated: new Date().toISOString(),
+  });
+  return true;
 }

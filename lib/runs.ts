@@ -16,7 +16,30 @@
  */
 import { buildModel, type SavableModel } from "./models/mod.ts";
 import { loadWeights, readWeightsMeta, saveWeights } from "./nn/checkpoint.ts";
-import type { RunDir } from "./run_dir.ts";
+import { provenance } from "./provenance.ts";
+import { createRunDir, type RunDir, type RunDirOptions } from "./run_dir.ts";
+
+/**
+ * A fresh run folder for `group` (`outputs/<group>/<run-id>/`) whose
+ * `run.json` records its state ("running" until {@linkcode saveRun}), its
+ * provenance, the backend and the parameters.
+ */
+export async function startRun(
+  group: string,
+  opts: {
+    params: Record<string, unknown>;
+    backend: string;
+  } & Pick<RunDirOptions, "root">,
+): Promise<RunDir> {
+  return await createRunDir(group, {
+    root: opts.root,
+    record: {
+      provenance: await provenance(),
+      backend: opts.backend,
+      params: opts.params,
+    },
+  });
+}
 
 /** What {@linkcode saveRun} writes. */
 export interface SaveRunOptions {
@@ -30,7 +53,10 @@ export interface SaveRunOptions {
   arrays?: Record<string, Float32Array>;
 }
 
-/** Writes `metrics.json`, then the model (see the module's notes). */
+/**
+ * Writes `metrics.json`, then the model (see the module's notes), then
+ * marks the run "complete".
+ */
 export async function saveRun(
   run: RunDir,
   opts: SaveRunOptions,
@@ -45,6 +71,7 @@ export async function saveRun(
     },
     opts.arrays,
   );
+  await run.setState("complete");
 }
 
 /** A run rebuilt by {@linkcode loadRun}. */

@@ -8,13 +8,17 @@ Called by scripts/run_notebook.ts as
 with JUPYTER_PATH pointing at the project-local kernelspec. The executed
 notebook is written even when a cell fails, so the partial run can be read.
 On stdout the last line is a JSON summary:
-{"status": "ok"} or {"status": "error", "cell": i, "ename", "evalue", "traceback"}.
-Exit codes: 0 ok, 1 a cell failed, 2 the kernel or executor failed.
+{"status": "ok"} or {"status": "error", "cell": i, "ename", "evalue", "traceback"}
+or {"status": "interrupted", ...}.
+Exit codes: 0 ok, 1 a cell failed, 2 the kernel or executor failed,
+4 stopped by SIGTERM or SIGINT (the partial notebook is saved and the kernel
+shut down first).
 """
 
 import argparse
 import json
 import queue
+import signal
 import sys
 
 import nbformat
@@ -25,7 +29,7 @@ from nbclient.exceptions import (
     CellTimeoutError,
     DeadKernelError,
 )
-from nbclient.util import ensure_async
+from nbclient.util import ensure_async, run_sync
 from nbconvert import HTMLExporter
 
 
@@ -90,7 +94,14 @@ def save(nb, out_ipynb, out_html):
         print(f"warning: HTML export failed: {e!r}", file=sys.stderr)
 
 
+def _stop(signum, frame):
+    # Raised inside nbclient's loop: its cleanup shuts the kernel down.
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main():
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     parser = argparse.ArgumentParser()
     parser.add_argument("input")
     parser.add_argument("out_ipynb")
@@ -115,6 +126,19 @@ def main():
     code = 0
     try:
         client.execute()
+    except KeyboardInterrupt as e:
+        code = 4
+        summary = {
+            "status": "interrupted",
+            "cell": None,
+            "ename": "Interrupted",
+            "evalue": str(e) or "interrupted",
+            "traceback": [],
+        }
+        try:
+            run_sync(client.km.shutdown_kernel)(now=True)
+        except Exception:
+            pass  # the runner kills what is left
     except CellExecutionError as e:
         # Used when the error output itself never arrived.
         code = 1
@@ -143,7 +167,7 @@ def main():
             "evalue": str(e),
             "traceback": [],
         }
-    found = first_error(nb)
+    found = first_error(nb) if code != 4 else None
     if found is not None:
         index, output = found
         code = code or 1

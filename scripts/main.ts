@@ -24,6 +24,7 @@ import {
   cellSource,
   declaredParameters,
   describeResult,
+  EXIT_INTERRUPTED,
   findParametersCell,
   type Notebook,
   type Overrides,
@@ -162,7 +163,13 @@ if (import.meta.main) {
     console.error((e as Error).message);
     Deno.exit(2);
   }
-  const counts = { passed: 0, skipped: 0, failed: 0, rejected: 0 };
+  const counts = {
+    passed: 0,
+    skipped: 0,
+    failed: 0,
+    rejected: 0,
+    interrupted: 0,
+  };
   for (const path of notebooks) {
     const name = path.slice(path.lastIndexOf("/") + 1);
     console.log(`${name}: running...`);
@@ -174,6 +181,7 @@ if (import.meta.main) {
       });
       counts[result.status] += 1;
       console.log(describeResult(name, result));
+      if (result.status === "interrupted") break;
     } catch (e) {
       counts.failed += 1;
       console.log(`${name}: FAILED: ${(e as Error).message}`);
@@ -184,5 +192,9 @@ if (import.meta.main) {
       `${counts.passed} passed, ` +
       `${counts.skipped} skipped, ${counts.failed + counts.rejected} failed`,
   );
+  if (counts.interrupted > 0) {
+    console.log("interrupted: the notebooks after it did not run");
+    Deno.exit(EXIT_INTERRUPTED);
+  }
   Deno.exit(counts.failed + counts.rejected > 0 ? 1 : 0);
 }

@@ -34,7 +34,12 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { NOTEBOOK_PARAMETERS } from "../lib/experiments/parameters.ts";
 import { checkParams } from "../lib/params.ts";
-import { createRunDir, makeRunId } from "../lib/run_dir.ts";
+import {
+  createRunDir,
+  makeRunId,
+  markRunEnded,
+  RUN_REGISTRY_ENV,
+} from "../lib/run_dir.ts";
 
 /** The repository root (this script's parent folder). */
 export const REPO_ROOT: string = resolve(
@@ -48,6 +53,10 @@ export const PYTHON: string = Deno.env.get("NOTEBOOK_PYTHON") ??
 export const EXIT_SKIPPED = 3;
 /** Exit code for bad arguments or parameters, and a broken setup. */
 export const EXIT_USAGE = 2;
+/** Exit code for a run stopped by Ctrl-C or SIGTERM (128 + SIGINT). */
+export const EXIT_INTERRUPTED = 130;
+/** Seconds the executor gets to save the partial notebook after a stop. */
+const STOP_GRACE_S = 15;
 /** Tag of the cell holding the notebook's default parameters. */
 export const PARAMETERS_TAG = "parameters";
 /** Tag of the cell the runner adds with the overrides. */
@@ -332,8 +341,11 @@ export interface CellError {
 
 /** What {@linkcode runNotebook} reports. */
 export interface RunResult {
-  /** "rejected": a parameter's value is not allowed (exit 2). */
-  status: "passed" | "failed" | "skipped" | "rejected";
+  /**
+   * "rejected": a parameter's value is not allowed (exit 2); "interrupted":
+   * Ctrl-C or SIGTERM stopped it (exit 130).
+   */
+  status: "passed" | "failed" | "skipped" | "rejected" | "interrupted";
   /** The folder holding the executed notebook and its HTML. */
   dir: string;
   ipynb: string;
@@ -396,6 +408,10 @@ export async function runNotebook(
   const ipynb = run.file(`${name}.ipynb`);
   const html = run.file(`${name}.html`);
   const jupyterPath = await ensureKernelspec();
+  // The kernel's connection file goes to a folder of this run's own, which
+  // names it on the kernel's command line: how a stop finds the kernel.
+  const runtimeDir = await Deno.makeTempDir({ prefix: "nb-runtime-" });
+  const registry = join(runtimeDir, "runs.txt");
   const start = performance.now();
   const child = (() => {
     try {
@@ -413,7 +429,12 @@ export async function runNotebook(
           String(opts.timeoutS ?? 1800),
           ...(opts.live ? ["--echo"] : []),
         ],
-        env: { JUPYTER_PATH: jupyterPath, PYDEVD_DISABLE_FILE_VALIDATION: "1" },
+        env: {
+          JUPYTER_PATH: jupyterPath,
+          JUPYTER_RUNTIME_DIR: runtimeDir,
+          [RUN_REGISTRY_ENV]: registry,
+          PYDEVD_DISABLE_FILE_VALIDATION: "1",
+        },
         stdout: "piped",
         stderr: "piped",
       }).spawn();
@@ -432,11 +453,41 @@ export async function runNotebook(
       if (opts.live) await Deno.stderr.write(chunk);
     }
   })();
-  const [status, outBytes] = await Promise.all([
-    child.status,
-    new Response(child.stdout).arrayBuffer(),
-    errDone,
-  ]);
+  let stopped: string | null = null;
+  const stop = (signal: Deno.Signal) => {
+    if (stopped) return;
+    stopped = signal;
+    console.error(`\n${signal}: stopping ${basename(path)} and its kernel...`);
+    // The executor saves the partial notebook and shuts the kernel down; if
+    // it takes too long, both are killed.
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      void killProcessesMentioning(runtimeDir);
+    }, STOP_GRACE_S * 1000);
+  };
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const listeners = signals.map((s) => [s, () => stop(s)] as const);
+  for (const [s, f] of listeners) Deno.addSignalListener(s, f);
+  let status: Deno.CommandStatus, outBytes: ArrayBuffer;
+  try {
+    [status, outBytes] = await Promise.all([
+      child.status,
+      new Response(child.stdout).arrayBuffer(),
+      errDone,
+    ]);
+  } finally {
+    for (const [s, f] of listeners) Deno.removeSignalListener(s, f);
+    // Whatever happened, no kernel of this run outlives it.
+    await killProcessesMentioning(runtimeDir);
+  }
+  const runs = (await Deno.readTextFile(registry).catch(() => ""))
+    .split("\n").filter(Boolean);
+  await Deno.remove(runtimeDir, { recursive: true }).catch(() => {});
   const wallMs = performance.now() - start;
   await Deno.remove(input).catch(() => {});
   const stdout = new TextDecoder().decode(outBytes).trim();
@@ -445,11 +496,18 @@ export async function runNotebook(
   try {
     summary = JSON.parse(stdout.split("\n").pop() ?? "");
   } catch {
-    throw new Error(
-      `the notebook executor failed (exit ${status.code}):\n${
-        stripAnsi(stderr).trim() || stdout
-      }`,
-    );
+    if (stopped) {
+      summary = { status: "interrupted", ename: "Interrupted", evalue: "" };
+    } else {
+      for (const dir of runs) {
+        await markRunEnded(dir, "failed", "executor failed");
+      }
+      throw new Error(
+        `the notebook executor failed (exit ${status.code}):\n${
+          stripAnsi(stderr).trim() || stdout
+        }`,
+      );
+    }
   }
   const result: RunResult = {
     status: "passed",
@@ -466,13 +524,65 @@ export async function runNotebook(
       evalue: summary.evalue ?? "",
       traceback: summary.traceback ?? [],
     };
-    result.status = result.error.ename === "DatasetNotFoundError"
+    result.status = stopped || summary.status === "interrupted"
+      ? "interrupted"
+      : result.error.ename === "DatasetNotFoundError"
       ? "skipped"
       : result.error.ename === "ParameterError"
       ? "rejected"
       : "failed";
+    if (stopped) {
+      result.error.evalue = `stopped by ${stopped}` +
+        (result.error.evalue ? `: ${result.error.evalue}` : "");
+    }
+  }
+  // The runs the notebook started but did not finish say why.
+  if (result.status === "interrupted" || result.status === "failed") {
+    const reason = result.status === "interrupted"
+      ? `stopped by ${stopped ?? "a signal"}`
+      : `${result.error?.ename}: ${result.error?.evalue}`;
+    for (const dir of runs) {
+      await markRunEnded(
+        dir,
+        result.status === "interrupted" ? "interrupted" : "failed",
+        reason,
+      );
+    }
   }
   return result;
+}
+
+/**
+ * Kills every process whose command line mentions `text` (a run's private
+ * runtime folder names its kernel's connection file): Linux's /proc, else
+ * `pkill -f`.
+ */
+export async function killProcessesMentioning(text: string): Promise<number> {
+  let killed = 0;
+  try {
+    for (const entry of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) {
+        continue;
+      }
+      let cmdline: string;
+      try {
+        cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
+      } catch {
+        continue; // gone, or not ours
+      }
+      if (!cmdline.includes(text)) continue;
+      try {
+        Deno.kill(Number(entry.name), "SIGKILL");
+        killed++;
+      } catch { /* already gone */ }
+    }
+    return killed;
+  } catch {
+    // No /proc (macOS): pkill does the same.
+    await new Deno.Command("pkill", { args: ["-9", "-f", text] }).output()
+      .catch(() => {});
+    return killed;
+  }
 }
 
 /** Parsed command line of the runner. */
@@ -532,15 +642,23 @@ export function describeResult(label: string, result: RunResult): string {
   if (result.status === "rejected") {
     return `${label}: bad parameter: ${result.error?.evalue}`;
   }
+  if (result.status === "interrupted") {
+    return `${label}: interrupted after ${seconds}s; the partial notebook ` +
+      `is ${result.ipynb}`;
+  }
   return `${label}: FAILED after ${seconds}s (partial notebook: ${result.ipynb})` +
     (result.error ? `\n${formatCellError(result.error)}` : "");
 }
 
 /** The runner's exit code for a result: 0 passed, 1 failed, 2 rejected, 3 skipped. */
 export function exitCode(result: RunResult): number {
-  return { passed: 0, failed: 1, rejected: EXIT_USAGE, skipped: EXIT_SKIPPED }[
-    result.status
-  ];
+  return {
+    passed: 0,
+    failed: 1,
+    rejected: EXIT_USAGE,
+    skipped: EXIT_SKIPPED,
+    interrupted: EXIT_INTERRUPTED,
+  }[result.status];
 }
 
 if (import.meta.main) {

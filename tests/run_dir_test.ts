@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createRunDir, makeRunId, writeNewFileAtomic } from "../lib/run_dir.ts";
+import {
+  createRunDir,
+  makeRunId,
+  markRunEnded,
+  readRunRecord,
+  RUN_REGISTRY_ENV,
+  writeNewFileAtomic,
+} from "../lib/run_dir.ts";
 
 async function listDir(dir: string): Promise<string[]> {
   const names: string[] = [];
@@ -116,5 +123,47 @@ Deno.test("writeNewFileAtomic leaves no partial file when the write fails", asyn
     assert.deepEqual([...await Deno.readFile(target)], [9]);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a recorded run folder keeps run.json: running, then its end state, rewritten whole", async () => {
+  const root = await Deno.makeTempDir();
+  const registry = join(root, "registry.txt");
+  Deno.env.set(RUN_REGISTRY_ENV, registry);
+  try {
+    const run = await createRunDir("g", {
+      root,
+      record: { params: { epochs: 3 } },
+    });
+    const first = await readRunRecord(run.path);
+    assert.equal(first?.state, "running");
+    assert.deepEqual(first?.params, { epochs: 3 });
+    assert.equal(first?.started, first?.updated);
+    // The folder is announced to whoever set the registry.
+    assert.equal(await Deno.readTextFile(registry), run.path + "\n");
+    await run.setState("complete", { seconds: 12 });
+    const done = await readRunRecord(run.path);
+    assert.equal(done?.state, "complete");
+    assert.equal(done?.seconds, 12);
+    assert.deepEqual(done?.params, { epochs: 3 });
+    // markRunEnded leaves an ended run alone, and marks a running one.
+    assert.equal(await markRunEnded(run.path, "failed", "x"), false);
+    const other = await createRunDir("g", { root, record: {} });
+    assert.equal(
+      await markRunEnded(other.path, "interrupted", "SIGTERM"),
+      true,
+    );
+    const stopped = await readRunRecord(other.path);
+    assert.equal(stopped?.state, "interrupted");
+    assert.equal(stopped?.reason, "SIGTERM");
+    // No temporary files are left beside run.json.
+    assert.deepEqual(await listDir(other.path), ["run.json"]);
+    // A folder made without `record` has no run.json, and setState is a no-op.
+    const plain = await createRunDir("g", { root });
+    await plain.setState("complete");
+    assert.equal(await readRunRecord(plain.path), null);
+  } finally {
+    Deno.env.delete(RUN_REGISTRY_ENV);
+    await Deno.remove(root, { recursive: true });
   }
 });

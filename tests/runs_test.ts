@@ -10,8 +10,9 @@ import { sampleVAE } from "../lib/experiments/ff_vae.ts";
 import { BNConvNet } from "../lib/models/bn_convnet.ts";
 import { FFVAE } from "../lib/models/ff_vae.ts";
 import { recalibrateBatchNorm } from "../lib/nn/batch_norm_model.ts";
-import { createRunDir } from "../lib/run_dir.ts";
-import { loadRun, saveRun } from "../lib/runs.ts";
+import type { Provenance } from "../lib/provenance.ts";
+import { createRunDir, readRunRecord } from "../lib/run_dir.ts";
+import { loadRun, saveRun, startRun } from "../lib/runs.ts";
 import { randomImages } from "./test_util.ts";
 
 await tf.setBackend("cpu");
@@ -143,6 +144,38 @@ Deno.test("loadRun names the folder when it holds no saved model", async () => {
   const root = await Deno.makeTempDir();
   try {
     await assert.rejects(() => loadRun(root), /holds no saved model/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("startRun records provenance, backend and parameters; saveRun marks the run complete", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const run = await startRun("week09", {
+      root,
+      params: { epochs: 1 },
+      backend: "backend: cpu",
+    });
+    const started = await readRunRecord(run.path);
+    assert.equal(started?.state, "running");
+    assert.deepEqual(started?.params, { epochs: 1 });
+    assert.equal(started?.backend, "backend: cpu");
+    const prov = started?.provenance as Provenance;
+    // This checkout is a git repository: the commit is 40 hex digits.
+    assert.match(String(prov.git.commit), /^[0-9a-f]{40}$/);
+    assert.equal(typeof prov.git.dirty, "boolean");
+    assert.equal(prov.deno, Deno.version.deno);
+    assert.equal(prov.tfjs, tf.version_core);
+    const model = new FFVAE({
+      inputSize: 4,
+      encSizes: [3],
+      decSizes: [3],
+      codeSize: 2,
+      seed: 1,
+    });
+    await saveRun(run, { model, metrics: {} });
+    assert.equal((await readRunRecord(run.path))?.state, "complete");
   } finally {
     await Deno.remove(root, { recursive: true });
   }

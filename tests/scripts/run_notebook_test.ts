@@ -373,3 +373,60 @@ Deno.test("runNotebook rejects a parameter value the notebook's schema does not 
     await Deno.remove(out, { recursive: true });
   }
 });
+
+Deno.test("runner CLI: SIGTERM stops the kernel, saves the partial notebook, marks the run interrupted, exits 130", async () => {
+  const tmp = await Deno.makeTempDir();
+  const pidFile = join(tmp, "kernel.pid");
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        join(REPO_ROOT, "scripts", "run_notebook.ts"),
+        join(REPO_ROOT, "tests", "fixtures", "long.ipynb"),
+        "-p",
+        `pidFile=${pidFile}`,
+        "-p",
+        `outRoot=${join(tmp, "runs")}`,
+        "--out",
+        join(tmp, "notebooks"),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // Wait (at most 120 s) until the long cell runs in the kernel.
+    const deadline = Date.now() + 120_000;
+    while (!(await Deno.stat(pidFile).catch(() => null))) {
+      if (Date.now() > deadline) throw new Error("the long cell never started");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const kernelPid = Number(await Deno.readTextFile(pidFile));
+    child.kill("SIGTERM");
+    const out = await child.output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 130, stdout + new TextDecoder().decode(out.stderr));
+    const partial = /the partial notebook is (\S+\.ipynb)/.exec(stdout)?.[1];
+    assert.ok(partial, stdout);
+    const nb: Notebook = JSON.parse(await Deno.readTextFile(partial));
+    const text = JSON.stringify(nb.cells.map((c) => c.outputs ?? []));
+    assert.match(text, /started/);
+    assert.doesNotMatch(text, /never reached/);
+    // The kernel is gone.
+    assert.equal(
+      await Deno.stat(`/proc/${kernelPid}`).then(() => true, () => false),
+      false,
+      `kernel ${kernelPid} still running`,
+    );
+    // The run folder the notebook made says it was interrupted.
+    const [runDir] = [...Deno.readDirSync(join(tmp, "runs", "long"))];
+    const record = JSON.parse(
+      await Deno.readTextFile(
+        join(tmp, "runs", "long", runDir.name, "run.json"),
+      ),
+    );
+    assert.equal(record.state, "interrupted");
+    assert.match(record.reason, /SIGTERM/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
