@@ -17,7 +17,56 @@
 import { buildModel, type SavableModel } from "./models/mod.ts";
 import { loadWeights, readWeightsMeta, saveWeights } from "./nn/checkpoint.ts";
 import { provenance } from "./provenance.ts";
-import { createRunDir, type RunDir, type RunDirOptions } from "./run_dir.ts";
+import {
+  createRunDir,
+  DEFAULT_OUTPUT_ROOT,
+  readRunRecord,
+  type RunDir,
+  type RunDirOptions,
+} from "./run_dir.ts";
+import { join, resolve } from "node:path";
+
+/**
+ * The run folder a notebook's `resume` parameter names, or null for "":
+ * "latest" is the newest folder of `outputs/<group>/` that did not complete
+ * and holds checkpoints; anything else is a run folder's path, which must
+ * hold checkpoints. Throws saying what was looked for.
+ */
+export async function findResume(
+  group: string,
+  resume: string,
+  root: string = DEFAULT_OUTPUT_ROOT,
+): Promise<string | null> {
+  if (resume === "") return null;
+  const hasCheckpoints = (dir: string) =>
+    Deno.stat(join(dir, "checkpoints")).then((s) => s.isDirectory, () => false);
+  if (resume !== "latest") {
+    const dir = resolve(resume);
+    if (!(await hasCheckpoints(dir))) {
+      throw new Error(
+        `resume: ${dir} holds no checkpoints/ folder; give a run folder of ` +
+          `outputs/${group}/ that saved checkpoints, or "latest"`,
+      );
+    }
+    return dir;
+  }
+  const parent = join(root, group);
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(parent)) {
+      if (e.isDirectory) names.push(e.name);
+    }
+  } catch { /* no runs yet */ }
+  // Run ids start with their UTC time: the last in order is the newest.
+  for (const name of names.sort().reverse()) {
+    const dir = join(parent, name);
+    const record = await readRunRecord(dir);
+    if (record?.state !== "complete" && await hasCheckpoints(dir)) return dir;
+  }
+  throw new Error(
+    `resume: "latest" found no unfinished run with checkpoints in ${parent}`,
+  );
+}
 
 /**
  * A fresh run folder for `group` (`outputs/<group>/<run-id>/`) whose
@@ -29,6 +78,8 @@ export async function startRun(
   opts: {
     params: Record<string, unknown>;
     backend: string;
+    /** The run folder this one continues (see {@linkcode findResume}). */
+    resumedFrom?: string | null;
   } & Pick<RunDirOptions, "root">,
 ): Promise<RunDir> {
   return await createRunDir(group, {
@@ -37,6 +88,7 @@ export async function startRun(
       provenance: await provenance(),
       backend: opts.backend,
       params: opts.params,
+      ...(opts.resumedFrom ? { resumedFrom: opts.resumedFrom } : {}),
     },
   });
 }

@@ -56,35 +56,108 @@ export interface FitOptions {
   budgetSeconds?: number;
   /** Also write a row (and evaluate) every this many steps inside an epoch. */
   evaluateEvery?: number;
+  /** How far above its start the first metric may go; default 100 times. */
+  guardFactor?: number;
+  /** The model's variables, for naming the first that turned non-finite. */
+  variables?: () => tf.Variable[];
+  /** Saves a checkpoint every `every` epochs and when stopped. */
+  checkpoint?: { every: number; save: (at: FitProgress) => Promise<void> };
+  /** Continue from a checkpoint's progress. */
+  resume?: FitProgress;
+}
+
+/** Training stopped because a metric turned non-finite or blew up. */
+export class DivergenceError extends Error {
+  override name = "DivergenceError";
+}
+
+/** Training stopped on request (Ctrl-C, the kernel's interrupt, SIGTERM). */
+export class TrainingInterrupted extends Error {
+  override name = "TrainingInterrupted";
+}
+
+/** ", and <name> is the first variable holding a non-finite value" (or that none does). */
+function firstNonFinite(variables: tf.Variable[] | undefined): string {
+  if (!variables) return "";
+  for (const v of variables) {
+    if (!(v.dataSync() as Float32Array).every(Number.isFinite)) {
+      return `; ${v.name} is the first variable holding a non-finite value`;
+    }
+  }
+  return "; every variable is still finite (the cost overflowed)";
+}
+
+/**
+ * Where a {@linkcode fit} stands between two steps: what a checkpoint keeps
+ * and a resumed run starts from.
+ */
+export interface FitProgress {
+  /** The epoch in progress, from 0 (`epochs` when all are done). */
+  epoch: number;
+  /** Steps of it done. */
+  stepInEpoch: number;
+  /** Steps done in all. */
+  step: number;
+  /** Seconds of training so far. */
+  time: number;
+  /** The rows so far. */
+  history: EpochRecord[];
+  /** The training metrics' sums and weight since the last row. */
+  partial: { sums: Record<string, number>; weight: number };
+  /** The divergence guard's reference value, once known. */
+  reference: number | null;
 }
 
 /**
  * Trains for `epochs` epochs (or until `budgetSeconds` of training) and
- * returns the history, a row per evaluation. Throws if a step's metrics turn
- * non-finite, naming the epoch, the step and the usual fix.
+ * returns the history, a row per evaluation.
+ *
+ * Guards: a step whose metric is not finite, or whose first metric exceeds
+ * `guardFactor` (default 100) times its mean over the run's first 20 steps,
+ * throws a {@linkcode DivergenceError} naming the epoch, the step and the
+ * usual fix. Stops: SIGINT (Ctrl-C, Jupyter's interrupt) or SIGTERM ends
+ * training after the step in progress, saves a checkpoint (when `checkpoint`
+ * is given) and throws {@linkcode TrainingInterrupted}. Checkpoints: every
+ * `checkpoint.every` epochs `checkpoint.save` gets the {@linkcode FitProgress};
+ * `resume` continues from one, giving the same rows as a run never stopped.
  */
 export async function fit(opts: FitOptions): Promise<EpochRecord[]> {
-  const history: EpochRecord[] = [];
   const total = Array.from({ length: opts.epochs }, (_, e) => opts.steps(e));
-  const bar = opts.label === false
-    ? null
-    : progress(total.reduce((a, b) => a + b, 0), {
-      label: opts.label ?? "training",
-    });
   const budget = opts.budgetSeconds ?? Infinity;
   const every = opts.evaluateEvery ?? Infinity;
+  const guardFactor = opts.guardFactor ?? 100;
   if (!(budget > 0)) {
     throw new RangeError(`budgetSeconds must be positive, got ${budget}`);
   }
   if (!(every >= 1)) {
     throw new RangeError(`evaluateEvery must be at least 1, got ${every}`);
   }
-  let done = 0;
-  let trainMs = 0;
+  const from = opts.resume;
+  const history: EpochRecord[] = from ? [...from.history] : [];
+  let done = from?.step ?? 0;
+  let trainMs = (from?.time ?? 0) * 1000;
+  let sums: Record<string, number> = { ...from?.partial.sums };
+  let weight = from?.partial.weight ?? 0;
+  let reference = from?.reference ?? null;
+  let firstSum = 0, firstSteps = 0;
+  const bar = opts.label === false
+    ? null
+    : progress(total.reduce((a, b) => a + b, 0), {
+      label: opts.label ?? "training",
+    });
   let lastYield = performance.now();
   let rowStart = performance.now();
-  let sums: Record<string, number> = {};
-  let weight = 0;
+  const where = (epoch: number, i: number) =>
+    `epoch ${epoch + 1}, step ${i + 1}`;
+  const snapshot = (epoch: number, stepInEpoch: number): FitProgress => ({
+    epoch,
+    stepInEpoch,
+    step: done,
+    time: trainMs / 1000,
+    history: [...history],
+    partial: { sums: { ...sums }, weight },
+    reference,
+  });
   const writeRow = async (epoch: number) => {
     const row = { epoch, step: done, time: trainMs / 1000 } as EpochRecord;
     for (const [k, v] of Object.entries(sums)) row[`train_${k}`] = v / weight;
@@ -99,23 +172,47 @@ export async function fit(opts: FitOptions): Promise<EpochRecord[]> {
     weight = 0;
     rowStart = performance.now();
   };
+  let stop: string | null = null;
+  const stoppers = (["SIGINT", "SIGTERM"] as const).map((signal) => {
+    const f = () => (stop = signal);
+    try {
+      Deno.addSignalListener(signal, f);
+    } catch { /* signals not available here: nothing to listen to */ }
+    return [signal, f] as const;
+  });
+  bar?.update(done);
   try {
-    epochs: for (let epoch = 0; epoch < opts.epochs; epoch++) {
-      for (let i = 0; i < total[epoch]; i++) {
+    const firstEpoch = from?.epoch ?? 0;
+    epochs: for (let epoch = firstEpoch; epoch < opts.epochs; epoch++) {
+      const firstStep = epoch === firstEpoch ? from?.stepInEpoch ?? 0 : 0;
+      for (let i = firstStep; i < total[epoch]; i++) {
         const t0 = performance.now();
         const m = tf.tidy(() => opts.step(epoch, i));
         trainMs += performance.now() - t0;
         const count = m.count ?? 1;
-        for (const [k, v] of Object.entries(m)) {
-          if (k === "count") continue;
+        const entries = Object.entries(m).filter(([k]) => k !== "count");
+        for (const [k, v] of entries) {
           if (!Number.isFinite(v)) {
-            throw new Error(
-              `training diverged: ${k} is ${v} at epoch ${epoch + 1}, step ${
-                i + 1
-              }. Lower the learning rate (or check the data for NaNs).`,
+            throw new DivergenceError(
+              `training diverged: ${k} is ${v} at ${where(epoch, i)}` +
+                `${firstNonFinite(opts.variables?.())}. ` +
+                "Lower the learning rate (or check the data for NaNs).",
             );
           }
           sums[k] = (sums[k] ?? 0) + v * count;
+        }
+        if (entries.length > 0) {
+          const [k, v] = entries[0];
+          if (reference === null) {
+            firstSum += v;
+            if (++firstSteps === 20) reference = firstSum / 20;
+          } else if (reference > 0 && v > guardFactor * reference) {
+            throw new DivergenceError(
+              `training diverged: ${k} is ${v.toPrecision(4)} at ` +
+                `${where(epoch, i)}, over ${guardFactor} times its start ` +
+                `(${reference.toPrecision(4)}). Lower the learning rate.`,
+            );
+          }
         }
         weight += count;
         done++;
@@ -128,14 +225,34 @@ export async function fit(opts: FitOptions): Promise<EpochRecord[]> {
           await writeRow(last ? epoch + 1 : epoch + (i + 1) / total[epoch]);
           if (outOfTime) break epochs;
         }
-        // Let Jupyter's display messages and timers through now and then.
-        if (performance.now() - lastYield > 200) {
+        if (
+          last && opts.checkpoint && (epoch + 1) % opts.checkpoint.every === 0
+        ) {
+          await opts.checkpoint.save(snapshot(epoch + 1, 0));
+        }
+        // Let Jupyter's display messages, timers and signals through now and then.
+        if (stop === null && performance.now() - lastYield > 200) {
           await new Promise((r) => setTimeout(r, 0));
           lastYield = performance.now();
+        }
+        if (stop !== null) {
+          const at = last ? snapshot(epoch + 1, 0) : snapshot(epoch, i + 1);
+          await opts.checkpoint?.save(at);
+          throw new TrainingInterrupted(
+            `training stopped by ${stop} after ${where(epoch, i)}` +
+              (opts.checkpoint
+                ? "; a checkpoint was saved: rerun with the resume parameter to continue"
+                : ""),
+          );
         }
       }
     }
   } finally {
+    for (const [signal, f] of stoppers) {
+      try {
+        Deno.removeSignalListener(signal, f);
+      } catch { /* never added */ }
+    }
     await bar?.close();
   }
   return history;
@@ -232,23 +349,18 @@ export function fitMinibatches(
   opts: FitMinibatchesOptions,
 ): Promise<EpochRecord[]> {
   const { count, batchSize, seed, step, ...rest } = opts;
-  // fit() asks for every epoch's step count up front (for the progress bar),
-  // so each epoch's order is kept until that epoch has run.
-  const orders = new Map<number, Int32Array[]>();
-  const order = (epoch: number) => {
-    let b = orders.get(epoch);
-    if (!b) {
-      b = epochMinibatches(count, batchSize, seed, epoch);
-      orders.set(epoch, b);
-    }
-    return b;
-  };
+  // An epoch's order is made when its first step runs (a resumed run makes
+  // none for the epochs it skips).
+  let current = -1;
+  let batches: Int32Array[] = [];
   return fit({
     ...rest,
-    steps: (epoch) => order(epoch).length,
+    steps: () => Math.floor(count / batchSize),
     step: (epoch, i) => {
-      const batches = order(epoch);
-      if (i === batches.length - 1) orders.delete(epoch);
+      if (epoch !== current) {
+        batches = epochMinibatches(count, batchSize, seed, epoch);
+        current = epoch;
+      }
       return step(batches[i], epoch, i);
     },
   });

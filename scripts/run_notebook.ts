@@ -55,7 +55,12 @@ export const EXIT_SKIPPED = 3;
 export const EXIT_USAGE = 2;
 /** Exit code for a run stopped by Ctrl-C or SIGTERM (128 + SIGINT). */
 export const EXIT_INTERRUPTED = 130;
-/** Seconds the executor gets to save the partial notebook after a stop. */
+/**
+ * Seconds a stopped run's kernel gets to finish its step and save a
+ * checkpoint (lib/train.ts `fit` stops on SIGINT), then the executor to save
+ * the partial notebook, before each is forced.
+ */
+const KERNEL_GRACE_S = 20;
 const STOP_GRACE_S = 15;
 /** Tag of the cell holding the notebook's default parameters. */
 export const PARAMETERS_TAG = "parameters";
@@ -454,21 +459,37 @@ export async function runNotebook(
     }
   })();
   let stopped: string | null = null;
-  const stop = (signal: Deno.Signal) => {
-    if (stopped) return;
-    stopped = signal;
-    console.error(`\n${signal}: stopping ${basename(path)} and its kernel...`);
-    // The executor saves the partial notebook and shuts the kernel down; if
-    // it takes too long, both are killed.
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  const force = () => {
     try {
       child.kill("SIGTERM");
     } catch { /* already gone */ }
-    setTimeout(() => {
+    timers.push(setTimeout(() => {
       try {
         child.kill("SIGKILL");
       } catch { /* already gone */ }
-      void killProcessesMentioning(runtimeDir);
-    }, STOP_GRACE_S * 1000);
+      void signalProcessesMentioning(runtimeDir, "SIGKILL");
+    }, STOP_GRACE_S * 1000));
+  };
+  const stop = (signal: Deno.Signal) => {
+    if (stopped) {
+      // A second Ctrl-C: do not wait for the kernel.
+      console.error(`${signal} again: stopping now`);
+      for (const t of timers.splice(0)) clearTimeout(t);
+      force();
+      return;
+    }
+    stopped = signal;
+    console.error(
+      `\n${signal}: stopping ${basename(path)}; its kernel gets ` +
+        `${KERNEL_GRACE_S} s to finish the step and save a checkpoint ` +
+        "(press Ctrl-C again to stop at once)...",
+    );
+    // First the kernel: training stops after its step and checkpoints, the
+    // cell fails and the executor ends by itself. Then the executor, which
+    // saves the partial notebook and shuts the kernel down; then force.
+    void signalProcessesMentioning(runtimeDir, "SIGINT");
+    timers.push(setTimeout(force, KERNEL_GRACE_S * 1000));
   };
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   const listeners = signals.map((s) => [s, () => stop(s)] as const);
@@ -482,8 +503,9 @@ export async function runNotebook(
     ]);
   } finally {
     for (const [s, f] of listeners) Deno.removeSignalListener(s, f);
+    for (const t of timers) clearTimeout(t);
     // Whatever happened, no kernel of this run outlives it.
-    await killProcessesMentioning(runtimeDir);
+    await signalProcessesMentioning(runtimeDir, "SIGKILL");
   }
   const runs = (await Deno.readTextFile(registry).catch(() => ""))
     .split("\n").filter(Boolean);
@@ -553,11 +575,14 @@ export async function runNotebook(
 }
 
 /**
- * Kills every process whose command line mentions `text` (a run's private
- * runtime folder names its kernel's connection file): Linux's /proc, else
- * `pkill -f`.
+ * Sends `signal` to every process whose command line mentions `text` (a
+ * run's private runtime folder names its kernel's connection file): found
+ * through Linux's /proc, else with `pkill -f`. Returns how many were found.
  */
-export async function killProcessesMentioning(text: string): Promise<number> {
+export async function signalProcessesMentioning(
+  text: string,
+  signal: "SIGINT" | "SIGKILL",
+): Promise<number> {
   let killed = 0;
   try {
     for (const entry of Deno.readDirSync("/proc")) {
@@ -572,14 +597,15 @@ export async function killProcessesMentioning(text: string): Promise<number> {
       }
       if (!cmdline.includes(text)) continue;
       try {
-        Deno.kill(Number(entry.name), "SIGKILL");
+        Deno.kill(Number(entry.name), signal);
         killed++;
       } catch { /* already gone */ }
     }
     return killed;
   } catch {
     // No /proc (macOS): pkill does the same.
-    await new Deno.Command("pkill", { args: ["-9", "-f", text] }).output()
+    const flag = signal === "SIGKILL" ? "-KILL" : "-INT";
+    await new Deno.Command("pkill", { args: [flag, "-f", text] }).output()
       .catch(() => {});
     return killed;
   }

@@ -1,5 +1,6 @@
 import "@tensorflow/tfjs-backend-cpu";
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import jpeg from "jpeg-js";
 import { fileURLToPath } from "node:url";
@@ -12,7 +13,7 @@ import { FFVAE } from "../lib/models/ff_vae.ts";
 import { recalibrateBatchNorm } from "../lib/nn/batch_norm_model.ts";
 import type { Provenance } from "../lib/provenance.ts";
 import { createRunDir, readRunRecord } from "../lib/run_dir.ts";
-import { loadRun, saveRun, startRun } from "../lib/runs.ts";
+import { findResume, loadRun, saveRun, startRun } from "../lib/runs.ts";
 import { randomImages } from "./test_util.ts";
 
 await tf.setBackend("cpu");
@@ -176,6 +177,42 @@ Deno.test("startRun records provenance, backend and parameters; saveRun marks th
     });
     await saveRun(run, { model, metrics: {} });
     assert.equal((await readRunRecord(run.path))?.state, "complete");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("findResume: '' is a fresh run, 'latest' the newest unfinished run with checkpoints, a path must hold checkpoints", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    assert.equal(await findResume("week09", "", root), null);
+    await assert.rejects(
+      findResume("week09", "latest", root),
+      /found no unfinished run with checkpoints/,
+    );
+    const old = await createRunDir("week09", {
+      root,
+      runId: "2026-01-01T00-00-00-aaaa",
+      record: {},
+    });
+    const done = await createRunDir("week09", {
+      root,
+      runId: "2026-01-02T00-00-00-bbbb",
+      record: {},
+    });
+    await createRunDir("week09", {
+      root,
+      runId: "2026-01-03T00-00-00-cccc",
+      record: {},
+    }); // no checkpoints
+    for (const r of [old, done]) await Deno.mkdir(join(r.path, "checkpoints"));
+    await done.setState("complete");
+    assert.equal(await findResume("week09", "latest", root), old.path);
+    assert.equal(await findResume("week09", done.path, root), done.path);
+    await assert.rejects(
+      findResume("week09", join(root, "nowhere"), root),
+      /holds no checkpoints\/ folder/,
+    );
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -1,7 +1,15 @@
 import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
-import { describeEpoch, fit, fitMinibatches, trainStep } from "../lib/train.ts";
+import {
+  describeEpoch,
+  DivergenceError,
+  fit,
+  fitMinibatches,
+  type FitProgress,
+  TrainingInterrupted,
+  trainStep,
+} from "../lib/train.ts";
 import { NesterovMomentum } from "../lib/optim/nesterov.ts";
 
 await tf.setBackend("cpu");
@@ -86,7 +94,11 @@ Deno.test("fit names the epoch and step where training diverged", async () => {
       steps: () => 3,
       step: (_e, i) => ({ cost: i === 1 ? NaN : 1 }),
     }),
-    /cost is NaN at epoch 1, step 2\. Lower the learning rate/,
+    (e: Error) =>
+      e instanceof DivergenceError &&
+      /cost is NaN at epoch 1, step 2\. Lower the learning rate/.test(
+        e.message,
+      ),
   );
 });
 
@@ -163,5 +175,141 @@ Deno.test("describeEpoch lists train, then valid metrics, accuracies as percenta
   assert.match(
     describeEpoch({ epoch: 1.5, step: 9, time: 1.5, seconds: 2 }),
     /^epoch 1\.50: /,
+  );
+});
+
+/** A fit whose steps follow from (epoch, step) alone, like the weeks' (deriveSeed). */
+function toyFit(extra: Partial<Parameters<typeof fit>[0]>) {
+  return fit({
+    epochs: 3,
+    label: false,
+    steps: () => 4,
+    step: (epoch, i) => ({ cost: 10 / (1 + epoch) + i, count: 1 + (i % 2) }),
+    evaluate: (epoch) => ({ valid_cost: epoch }),
+    ...extra,
+  });
+}
+
+Deno.test("fit: a run resumed from a checkpoint gives the rows of one never stopped", async () => {
+  const strip = (h: { seconds: number; time: number }[]) =>
+    h.map(({ seconds: _s, time: _t, ...r }) => r);
+  const straight = await toyFit({});
+  // Checkpoints after each epoch; resume from the one after epoch 1.
+  const saved: FitProgress[] = [];
+  await toyFit({
+    checkpoint: { every: 1, save: (p) => Promise.resolve(void saved.push(p)) },
+  });
+  assert.deepEqual(saved.map((p) => [p.epoch, p.stepInEpoch, p.step]), [
+    [1, 0, 4],
+    [2, 0, 8],
+    [3, 0, 12],
+  ]);
+  const resumed = await toyFit({ resume: saved[0] });
+  assert.deepEqual(strip(resumed), strip(straight));
+  // A mid-epoch point (with evaluateEvery, its partial means) resumes too.
+  const mid: FitProgress[] = [];
+  const every = await toyFit({
+    evaluateEvery: 3,
+    checkpoint: { every: 1, save: (p) => Promise.resolve(void mid.push(p)) },
+  });
+  const half: FitProgress = {
+    ...mid[0],
+    epoch: 1,
+    stepInEpoch: 2,
+    step: 6,
+    history: mid[1].history.slice(0, 2),
+    partial: { sums: { cost: 10 / 2 * 1 + (10 / 2 + 1) * 2 }, weight: 3 },
+  };
+  const fromHalf = await toyFit({ evaluateEvery: 3, resume: half });
+  assert.deepEqual(strip(fromHalf), strip(every));
+});
+
+Deno.test("fit: SIGTERM (or SIGINT) stops after the step in progress, saves a checkpoint, and says how to resume", async () => {
+  const saved: FitProgress[] = [];
+  let steps = 0;
+  await assert.rejects(
+    fit({
+      epochs: 5,
+      label: false,
+      steps: () => 1000,
+      step: () => {
+        if (++steps === 30) Deno.kill(Deno.pid, "SIGTERM");
+        const until = performance.now() + 1;
+        while (performance.now() < until) { /* a step's work */ }
+        return { cost: 1 };
+      },
+      checkpoint: {
+        every: 1,
+        save: (p) => Promise.resolve(void saved.push(p)),
+      },
+    }),
+    (e: Error) =>
+      e instanceof TrainingInterrupted &&
+      /stopped by SIGTERM after epoch 1, step \d+; a checkpoint was saved/.test(
+        e.message,
+      ),
+  );
+  assert.equal(saved.length, 1);
+  assert.equal(saved[0].epoch, 0);
+  assert.equal(saved[0].stepInEpoch, saved[0].step);
+  assert.ok(saved[0].step >= 30 && saved[0].step < 1000);
+  assert.equal(saved[0].partial.weight, saved[0].step);
+});
+
+Deno.test("fit: a finite blow-up far above the start stops training, naming where", async () => {
+  await assert.rejects(
+    fit({
+      epochs: 1,
+      label: false,
+      steps: () => 100,
+      // Cost 50 for 40 steps, then it explodes.
+      step: (_e, i) => ({ cost: i < 40 ? 50 : 5e14 }),
+    }),
+    (e: Error) =>
+      e instanceof DivergenceError &&
+      /cost is 5\.000e\+14 at epoch 1, step 41, over 100 times its start \(50\.00\)\. Lower the learning rate/
+        .test(e.message),
+  );
+  // A cost that only falls is left alone, and a factor can be given.
+  await fit({
+    epochs: 1,
+    label: false,
+    steps: () => 50,
+    step: (_e, i) => ({ cost: 100 / (1 + i) }),
+  });
+  await assert.rejects(
+    fit({
+      epochs: 1,
+      label: false,
+      steps: () => 50,
+      guardFactor: 2,
+      step: (_e, i) => ({ cost: i < 30 ? 1 : 3 }),
+    }),
+    /over 2 times its start/,
+  );
+});
+
+Deno.test("fit: a non-finite metric names the first variable holding a non-finite value", async () => {
+  const a = tf.variable(tf.tensor1d([1, 2]), true, "guard_a");
+  const b = tf.variable(tf.tensor1d([1, NaN]), true, "guard_b");
+  await assert.rejects(
+    fit({
+      epochs: 1,
+      label: false,
+      steps: () => 3,
+      step: (_e, i) => ({ cost: i === 2 ? Infinity : 1 }),
+      variables: () => [a, b],
+    }),
+    /cost is Infinity at epoch 1, step 3; guard_b is the first variable holding a non-finite value\. Lower/,
+  );
+  await assert.rejects(
+    fit({
+      epochs: 1,
+      label: false,
+      steps: () => 1,
+      step: () => ({ cost: NaN }),
+      variables: () => [a],
+    }),
+    /every variable is still finite \(the cost overflowed\)/,
   );
 });

@@ -29,6 +29,11 @@ import { BNConvNet } from "../models/bn_convnet.ts";
 import { recalibrateBatchNorm } from "../nn/batch_norm_model.ts";
 import type { NormMode } from "../nn/module.ts";
 import { makeOptimizer, type OptimizerSpec } from "../optim/mod.ts";
+import {
+  type Checkpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+} from "../checkpoints.ts";
 import { deriveSeed, Rng } from "../random.ts";
 import type { LoadedRun } from "../runs.ts";
 import {
@@ -58,7 +63,16 @@ export async function loadData(opts: LoadOptions): Promise<DogsVsCats> {
   }
 }
 
-/** Two lines on a loaded dataset: where it came from, and its split sizes. */
+/** How many skipped images {@linkcode describeData} names. */
+export const SKIPPED_NAMES_SHOWN = 5;
+
+/**
+ * Lines on a loaded dataset: where it came from, and its split sizes; then,
+ * when some images could not be decoded, how many were skipped and the first
+ * {@linkcode SKIPPED_NAMES_SHOWN} names with their reasons (all of them are in
+ * `data.skipped`, which the notebook saves in `metrics.json`), so that lost
+ * data is never silent.
+ */
 export function describeData(data: {
   source: string;
   fromCache: boolean;
@@ -66,11 +80,28 @@ export function describeData(data: {
   valid: { count: number };
   height: number;
   width: number;
+  skipped?: { name: string; reason: string }[];
 }): string {
   const cache = data.fromCache ? " (prepared images from the cache)" : "";
-  return `${data.source}${cache}\n` +
+  const lines = [
+    `${data.source}${cache}`,
     `train ${data.train.count}, valid ${data.valid.count}, ` +
-    `${data.height}x${data.width} RGB`;
+    `${data.height}x${data.width} RGB`,
+  ];
+  const skipped = data.skipped ?? [];
+  if (skipped.length > 0) {
+    const total = data.train.count + data.valid.count + skipped.length;
+    lines.push(
+      `skipped ${skipped.length} of ${total} images that could not be decoded` +
+        (skipped.length > SKIPPED_NAMES_SHOWN
+          ? ` (the first ${SKIPPED_NAMES_SHOWN}; metrics.json lists all):`
+          : ":"),
+      ...skipped.slice(0, SKIPPED_NAMES_SHOWN).map((s) =>
+        `  ${s.name}: ${s.reason}`
+      ),
+    );
+  }
+  return lines.join("\n");
 }
 
 /** One of the compared networks: its name, its settings and the model. */
@@ -179,6 +210,13 @@ export interface TrainConvNetOptions {
   label?: string | false;
   /** Called with each history row. */
   onEpoch?: (row: EpochRecord, history: EpochRecord[]) => void;
+  /**
+   * Save checkpoint `name` into the run folder `dir` every `every` epochs
+   * (and when stopped).
+   */
+  checkpoint?: { dir: string; every: number; name: string };
+  /** Continue from this checkpoint (lib/checkpoints.ts `loadCheckpoint`). */
+  resume?: Checkpoint | null;
 }
 
 /**
@@ -189,12 +227,14 @@ export interface TrainConvNetOptions {
  * `train_accuracy` (running means over the epoch's minibatches, as trained:
  * minibatch statistics, flipped images), `valid_loss` and `valid_accuracy`.
  */
-export function trainConvNet(
+export async function trainConvNet(
   model: BNConvNet,
   train: LabelledImages,
   opts: TrainConvNetOptions,
 ): Promise<EpochRecord[]> {
   const variables = model.trainable();
+  await opts.resume?.restore(model, opts.optimizer);
+  const keep = opts.checkpoint;
   const evaluate = (valid: LabelledImages) =>
     evaluateConvNet(model, valid, { batchSize: 100, mode: "population" });
   return fitMinibatches({
@@ -203,6 +243,15 @@ export function trainConvNet(
     count: train.count,
     batchSize: opts.batchSize,
     seed: opts.seed,
+    resume: opts.resume?.state.progress,
+    variables: () => variables,
+    checkpoint: keep && {
+      every: keep.every,
+      save: (progress) =>
+        saveCheckpoint(keep.dir, keep.name, model, opts.optimizer, {
+          progress,
+        }).then(() => {}),
+    },
     step: (idx, epoch, i) => {
       const rng = new Rng(deriveSeed(opts.seed, "flips", epoch, i));
       const flips = flipChoices(idx.length, opts.flipProbability, rng);
@@ -239,31 +288,72 @@ export function trainConvNet(
   });
 }
 
+/** A network's checkpoint name: its name in lower case, dashes for the rest. */
+export function checkpointName(network: string): string {
+  return network.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(
+    /^-|-$/g,
+    "",
+  );
+}
+
 /**
  * Trains each network in turn with {@linkcode trainConvNet} and the same
  * options (hence the same shuffles and flips), each with a fresh optimizer
  * built from `optimizer`, validating on `data.valid`. Prints a
  * `describeEpoch` line after each epoch through `log` (default
- * `console.log`). Returns the histories by network name.
+ * `console.log`). With `checkpoint`, each network keeps checkpoints (named by
+ * {@linkcode checkpointName}) in the run folder `checkpoint.dir`; with
+ * `resumeFrom` (a run folder), each network continues from its checkpoint
+ * there, and one that had finished is restored without training. Returns the
+ * histories by network name.
  */
 export async function trainNetworks(
   networks: Network[],
   data: { train: LabelledImages; valid?: LabelledImages },
   opts:
-    & Omit<TrainConvNetOptions, "valid" | "label" | "onEpoch" | "optimizer">
-    & { optimizer: OptimizerSpec; log?: (line: string) => void },
+    & Omit<
+      TrainConvNetOptions,
+      "valid" | "label" | "onEpoch" | "optimizer" | "checkpoint" | "resume"
+    >
+    & {
+      optimizer: OptimizerSpec;
+      log?: (line: string) => void;
+      checkpoint?: { dir: string; every: number };
+      resumeFrom?: string | null;
+    },
 ): Promise<Record<string, EpochRecord[]>> {
-  const { log = console.log, optimizer: spec, ...train } = opts;
+  const {
+    log = console.log,
+    optimizer: spec,
+    checkpoint,
+    resumeFrom,
+    ...train
+  } = opts;
   const histories: Record<string, EpochRecord[]> = {};
   for (const { name, model } of networks) {
     const optimizer = makeOptimizer(spec);
+    const ckpt = checkpointName(name);
     try {
+      const resume = resumeFrom ? await loadCheckpoint(resumeFrom, ckpt) : null;
+      if (resume && resume.state.progress.epoch >= train.epochs) {
+        await resume.restore(model, optimizer);
+        histories[name] = resume.state.progress.history;
+        for (const r of histories[name]) log(describeEpoch(r, name));
+        if (checkpoint) {
+          await saveCheckpoint(checkpoint.dir, ckpt, model, optimizer, {
+            progress: resume.state.progress,
+          });
+        }
+        continue;
+      }
       histories[name] = await trainConvNet(model, data.train, {
         ...train,
         optimizer,
         valid: data.valid,
         label: name,
         onEpoch: (r) => log(describeEpoch(r, name)),
+        checkpoint: checkpoint && { ...checkpoint, name: ckpt },
+        resume,
       });
     } finally {
       optimizer.dispose();

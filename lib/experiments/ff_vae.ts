@@ -13,6 +13,10 @@ import { recalibrateBatchNorm } from "../nn/batch_norm_model.ts";
 import type { NormMode } from "../nn/module.ts";
 import { randomNormal } from "../nn/random_normal.ts";
 import { deriveSeed } from "../random.ts";
+import { type Checkpoint, saveCheckpoint } from "../checkpoints.ts";
+
+/** The name of a VAE run's checkpoints (lib/checkpoints.ts). */
+export const VAE_CHECKPOINT = "vae";
 import {
   type EpochRecord,
   fitMinibatches,
@@ -86,6 +90,10 @@ export interface TrainVAEOptions {
   evaluateEvery?: number;
   /** Progress bar label; default "training"; false hides it. */
   label?: string | false;
+  /** Save a checkpoint into the run folder `dir` every `every` epochs (and when stopped). */
+  checkpoint?: { dir: string; every: number };
+  /** Continue from this checkpoint (lib/checkpoints.ts `loadCheckpoint`). */
+  resume?: Checkpoint | null;
   /** Called with each history row. */
   onEpoch?: (row: EpochRecord, history: EpochRecord[]) => void;
 }
@@ -98,12 +106,14 @@ export interface TrainVAEOptions {
  * minibatch statistics, as trained) and the same on validation
  * (`valid_cost`, ...).
  */
-export function trainVAE(
+export async function trainVAE(
   model: VAEModel,
   train: LabelledImages,
   opts: TrainVAEOptions,
 ): Promise<EpochRecord[]> {
   const variables = model.trainable();
+  await opts.resume?.restore(model, opts.optimizer);
+  const keep = opts.checkpoint;
   const name = opts.evalName ?? "valid";
   return fitMinibatches({
     epochs: opts.epochs,
@@ -113,6 +123,15 @@ export function trainVAE(
     seed: opts.seed,
     budgetSeconds: opts.budgetSeconds,
     evaluateEvery: opts.evaluateEvery,
+    resume: opts.resume?.state.progress,
+    variables: () => variables,
+    checkpoint: keep && {
+      every: keep.every,
+      save: (progress) =>
+        saveCheckpoint(keep.dir, VAE_CHECKPOINT, model, opts.optimizer, {
+          progress,
+        }).then(() => {}),
+    },
     step: (idx, epoch, i) => {
       const x = batchTensor(train, idx, { layout: model.inputLayout });
       const seed = deriveSeed(opts.seed, "noise", epoch, i);

@@ -47,6 +47,8 @@ export const WEEK08_PARAMETERS: ParamSchema = {
   populationStats: { type: "enum", values: ["exact", "moving"] },
   statsLimit: count,
   analysisBatches: positive,
+  checkpointEvery: count,
+  resume: { type: "string" },
 };
 
 /** Week 9: the feed-forward VAE with batch norm on MNIST. */
@@ -66,6 +68,8 @@ export const WEEK09_PARAMETERS: ParamSchema = {
   momentum,
   seed,
   scoreSamples: { type: "int", min: 2 },
+  checkpointEvery: count,
+  resume: { type: "string" },
 };
 
 /** Each notebook's schema, by the notebook's file name. */

@@ -1,5 +1,6 @@
 import "@tensorflow/tfjs-backend-cpu";
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { batchNormAnalysis } from "../../lib/eval/batch_norm_analysis.ts";
 import { accuracyOf } from "../../lib/eval/metrics.ts";
@@ -216,7 +217,8 @@ Deno.test("trainNetworks trains each network as trainConvNet would and logs each
       label: false,
     });
     optimizer.dispose();
-    const strip = (h: EpochRecord[]) => h.map(({ seconds: _s, time: _t, ...r }) => r);
+    const strip = (h: EpochRecord[]) =>
+      h.map(({ seconds: _s, time: _t, ...r }) => r);
     assert.deepEqual(strip(histories[name]), strip(direct));
   }
 });
@@ -242,5 +244,83 @@ Deno.test("loadData reads a dataset folder with a progress bar, skipping broken 
     assert.deepEqual(data.skipped.map((s) => s.name), ["cat.1.jpg"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("trainNetworks resumes from a run's checkpoints: a finished network is restored, an unfinished one continues", async () => {
+  const side = 32;
+  const train = randomImages(20, side, 5);
+  const valid = randomImages(10, side, 6);
+  const optimizer = {
+    name: "nesterov",
+    learningRate: 0.01,
+    momentum: 0.9,
+  } as const;
+  const opts = {
+    epochs: 2,
+    batchSize: 10,
+    flipProbability: 0.5,
+    seed: 4,
+    optimizer,
+  };
+  const root = await Deno.makeTempDir();
+  try {
+    const first = join(root, "first");
+    const straight = await trainNetworks(
+      buildNetworks([0.125], { seed: 2, inputSize: side }),
+      { train, valid },
+      { ...opts, log: () => {}, checkpoint: { dir: first, every: 1 } },
+    );
+    assert.deepEqual(
+      [...Deno.readDirSync(join(first, "checkpoints"))].map((e) => e.name)
+        .sort(),
+      ["bn-width-0-125", "no-bn-width-0-125"],
+    );
+    // Make the second network look unfinished: its checkpoint of epoch 1.
+    const partial = join(root, "partial");
+    await trainNetworks(
+      buildNetworks([0.125], { seed: 2, inputSize: side }).slice(1),
+      { train, valid },
+      {
+        ...opts,
+        epochs: 1,
+        log: () => {},
+        checkpoint: { dir: partial, every: 1 },
+      },
+    );
+    await Deno.remove(join(first, "checkpoints", "no-bn-width-0-125"), {
+      recursive: true,
+    });
+    await Deno.rename(
+      join(partial, "checkpoints", "no-bn-width-0-125"),
+      join(first, "checkpoints", "no-bn-width-0-125"),
+    );
+    const nets = buildNetworks([0.125], { seed: 2, inputSize: side });
+    const lines: string[] = [];
+    const resumed = await trainNetworks(nets, { train, valid }, {
+      ...opts,
+      log: (l) => lines.push(l),
+      resumeFrom: first,
+      checkpoint: { dir: join(root, "second"), every: 1 },
+    });
+    const strip = (h: EpochRecord[]) =>
+      h.map(({ seconds: _s, time: _t, ...r }) => r);
+    for (const name of Object.keys(straight)) {
+      assert.deepEqual(strip(resumed[name]), strip(straight[name]), name);
+    }
+    // The restored net is the trained one: the same validation result.
+    const ev = evaluateConvNet(nets[0].model, valid, {
+      batchSize: 10,
+      mode: "population",
+    });
+    assertAllClose(
+      [ev.loss],
+      [straight["BN, width 0.125"][1].valid_loss],
+      1e-6,
+    );
+    // Both rows of the restored net, and the one epoch the other still ran.
+    assert.equal(lines.length, 3);
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });
