@@ -4,9 +4,9 @@
  *
  * Every notebook needs an entry in NOTEBOOKS: the parameters that make it
  * quick, and which kinds of figures it must show. A notebook that needs data
- * which is not present may throw DatasetNotFoundError; set `skipUnless` to
- * the path that must exist, and the test then expects "skipped" when it does
- * not.
+ * gets its path in `params` and `skipUnless`; when the path does not exist
+ * the test expects the run to fail with DatasetPathError. Each notebook's
+ * stored `metadata.language_info` must be what the kernel reports.
  */
 
 import assert from "node:assert/strict";
@@ -25,7 +25,11 @@ interface NotebookCase {
   params: Overrides;
   /** MIME types that must appear among the outputs. */
   expect: string[];
-  /** A file the notebook needs; when it is absent the run must be "skipped". */
+  /**
+   * A file the notebook needs, passed to it explicitly in `params`; when it
+   * is absent the run must fail with a DatasetPathError (an explicit path
+   * that does not exist is a mistake, not missing data).
+   */
   skipUnless?: string;
   /** Per-cell timeout in seconds. */
   timeoutS?: number;
@@ -49,6 +53,21 @@ const NOTEBOOKS: Record<string, NotebookCase> = {
       trainLimit: 1000,
       evalLimit: 200,
       scoreSamples: 200,
+    },
+    expect: ["image/png", "image/svg+xml"],
+  },
+  "week11_rmsprop_conv_vae.ipynb": {
+    params: {
+      dataset: "mnist",
+      trainLimit: 1000,
+      testLimit: 200,
+      statsLimit: 500,
+      scoreSamples: 200,
+      budgetSeconds: 2,
+      evaluateEvery: 5,
+      convBudgetSeconds: 3,
+      convEvaluateEvery: 5,
+      convBatchSize: 32,
     },
     expect: ["image/png", "image/svg+xml"],
   },
@@ -89,15 +108,34 @@ for (const name of found) {
           outDir: out,
           timeoutS: testCase.timeoutS ?? 600,
         });
+        // Jupyter replaces the stored language_info with the kernel's, and
+        // the classic Notebook marks a notebook modified on opening when the
+        // two differ (a TypeScript version, even a missing field).
+        const stored: Notebook = JSON.parse(
+          await Deno.readTextFile(join(NOTEBOOK_DIR, name)),
+        );
+        const executed: Notebook = JSON.parse(
+          await Deno.readTextFile(result.ipynb),
+        );
+        assert.deepEqual(
+          stored.metadata.language_info,
+          executed.metadata.language_info,
+          `${name}: metadata.language_info is not what this Deno's kernel ` +
+            `reports, so Jupyter would mark the notebook modified as soon as ` +
+            `it is opened; copy metadata.language_info from ${result.ipynb}`,
+        );
         if (testCase.skipUnless && !existsSync(testCase.skipUnless)) {
+          // The case names the absent path explicitly (dataPath), which is a
+          // mistake the notebook reports as a failure, not a skip.
           assert.equal(
             result.status,
-            "skipped",
-            `${testCase.skipUnless} is absent, so ${name} should stop with ` +
-              `DatasetNotFoundError; got ${result.status}: ${
+            "failed",
+            `${testCase.skipUnless} is absent and given explicitly, so ${name} ` +
+              `should fail with DatasetPathError; got ${result.status}: ${
                 result.error?.evalue ?? ""
               }`,
           );
+          assert.equal(result.error?.ename, "DatasetPathError");
           return;
         }
         assert.equal(

@@ -72,8 +72,35 @@ export const WEEK09_PARAMETERS: ParamSchema = {
   resume: { type: "string" },
 };
 
+/** Week 11: optimizers for the VAEs, the sample score, the convolutional VAE. */
+export const WEEK11_PARAMETERS: ParamSchema = {
+  backend,
+  threads,
+  dataset: { type: "enum", values: ["mnist-full", "mnist"] },
+  trainLimit: count,
+  testLimit: count,
+  statsLimit: count,
+  scoreSamples: { type: "int", min: 2 },
+  goodFid: rate,
+  optimizers: { type: "enum[]", values: OPTIMIZER_NAMES, minLength: 1 },
+  budgetSeconds: rate,
+  batchSize: { type: "int", min: 2 },
+  evaluateEvery: positive,
+  nesterovRate: rate,
+  rescaledRate: rate,
+  rmspropRate: rate,
+  adamRate: rate,
+  momentum,
+  convOptimizer: { type: "enum", values: ["best", ...OPTIMIZER_NAMES] },
+  convBudgetSeconds: rate,
+  convBatchSize: { type: "int", min: 2 },
+  convEvaluateEvery: positive,
+  seed,
+};
+
 /** Each notebook's schema, by the notebook's file name. */
 export const NOTEBOOK_PARAMETERS: Readonly<Record<string, ParamSchema>> = {
   "week08_bn_convnet.ipynb": WEEK08_PARAMETERS,
   "week09_ff_vae.ipynb": WEEK09_PARAMETERS,
+  "week11_rmsprop_conv_vae.ipynb": WEEK11_PARAMETERS,
 };

@@ -14,9 +14,14 @@ import type { SampleScorer } from "../eval/sample_score.ts";
 import type { ConvVAE } from "../models/conv_vae.ts";
 import type { FFVAE } from "../models/ff_vae.ts";
 import type { VAEModel } from "../models/vae.ts";
-import { makeOptimizer, type OptimizerSpec } from "../optim/mod.ts";
+import {
+  makeOptimizer,
+  type OptimizerName,
+  type OptimizerSpec,
+} from "../optim/mod.ts";
 import type { EpochRecord } from "../train.ts";
 import { sampleVAE, trainVAE } from "./ff_vae.ts";
+import type { NamedHistory } from "./rmsprop_conv_vae_figures.ts";
 
 /** Options of {@linkcode trainForTime}. */
 export interface TimedTrainingOptions {
@@ -307,4 +312,88 @@ export function speedRows(runs: SpeedInput[], trainCount: number): {
     "MACs ratio": `${(s.macs / first.macs).toFixed(1)}x`,
     "time ratio": `${(s.perExample / first.perExample).toFixed(1)}x`,
   }));
+}
+
+/** Optimizers whose learning rate the seed divided by the batch size (its costs are sums). */
+export const PER_EXAMPLE_RATES: readonly string[] = [
+  "nesterov",
+  "rmsprop-rescaled",
+];
+
+/**
+ * The race's contenders: each named optimizer with its learning rate (the
+ * per-example ones, {@linkcode PER_EXAMPLE_RATES}, divided by `batchSize`)
+ * and `momentum` for those that take one.
+ */
+export function contendersFor(
+  names: OptimizerName[],
+  rates: Partial<Record<OptimizerName, number>>,
+  opts: { batchSize: number; momentum: number },
+): Contender[] {
+  return names.map((name) => {
+    const rate = rates[name];
+    if (rate === undefined) {
+      throw new RangeError(`no learning rate given for optimizer "${name}"`);
+    }
+    const perExample = PER_EXAMPLE_RATES.includes(name);
+    return {
+      name,
+      optimizer: {
+        name,
+        learningRate: perExample ? rate / opts.batchSize : rate,
+        momentum: name === "adam" ? undefined : opts.momentum,
+      },
+    };
+  });
+}
+
+/**
+ * The races in order of merit: first to "good" first, then (never good) by
+ * best FID.
+ */
+export function rankRaces(races: Race[], goodFid: number): Race[] {
+  const t = (r: Race) => timeToGood(r.history, goodFid) ?? Infinity;
+  return [...races].sort((a, b) =>
+    t(a) - t(b) ||
+    bestRow(a.history).sample_fid - bestRow(b.history).sample_fid
+  );
+}
+
+/**
+ * `spec` for another batch size: a per-example learning rate is rescaled
+ * (the seed's `lr / batchSize`), any other kept.
+ */
+export function forBatchSize(
+  spec: OptimizerSpec,
+  from: number,
+  to: number,
+): OptimizerSpec {
+  return PER_EXAMPLE_RATES.includes(spec.name)
+    ? { ...spec, learningRate: spec.learningRate * from / to }
+    : spec;
+}
+
+/**
+ * Two runs compared at the same training time: each one's last row at or
+ * before the shorter run's end.
+ */
+export function atSameTime(runs: NamedHistory[]): {
+  model: string;
+  "training (s)": string;
+  "test cost": string;
+  FID: string;
+}[] {
+  const end = Math.min(
+    ...runs.map((r) => r.history[r.history.length - 1].time),
+  );
+  return runs.map(({ name, history }) => {
+    const row = history.filter((r) => r.time <= end + 1e-9).at(-1) ??
+      history[0];
+    return {
+      model: name,
+      "training (s)": row.time.toFixed(0),
+      "test cost": row.test_cost.toFixed(2),
+      FID: row.sample_fid.toFixed(1),
+    };
+  });
 }
