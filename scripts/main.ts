@@ -19,6 +19,7 @@
 
 import { basename, join } from "node:path";
 import { NOTEBOOK_PARAMETERS } from "../lib/experiments/parameters.ts";
+import { type ReportEntry, writeReport } from "../lib/report.ts";
 import { checkParams } from "../lib/params.ts";
 import {
   cellSource,
@@ -163,6 +164,7 @@ if (import.meta.main) {
     console.error((e as Error).message);
     Deno.exit(2);
   }
+  const entries: ReportEntry[] = [];
   const counts = {
     passed: 0,
     skipped: 0,
@@ -181,6 +183,17 @@ if (import.meta.main) {
       });
       counts[result.status] += 1;
       console.log(describeResult(name, result));
+      entries.push({
+        notebook: name,
+        status: result.status,
+        reason: result.error
+          ? `${result.error.ename}: ${result.error.evalue}`
+          : undefined,
+        wallSeconds: result.wallMs / 1000,
+        ipynb: result.ipynb,
+        html: result.html,
+        runs: result.runs,
+      });
       if (result.status === "interrupted") break;
     } catch (e) {
       counts.failed += 1;
@@ -192,6 +205,11 @@ if (import.meta.main) {
       `${counts.passed} passed, ` +
       `${counts.skipped} skipped, ${counts.failed + counts.rejected} failed`,
   );
+  const report = await writeReport(
+    join(REPO_ROOT, "outputs", "report"),
+    entries,
+  );
+  console.log(`report: ${report}`);
   if (counts.interrupted > 0) {
     console.log("interrupted: the notebooks after it did not run");
     Deno.exit(EXIT_INTERRUPTED);

@@ -360,6 +360,8 @@ export interface RunResult {
   error?: CellError;
   /** The executor's stderr, for diagnosing setup problems. */
   stderr: string;
+  /** The experiment run folders the notebook made (lib/runs.ts `startRun`). */
+  runs: string[];
 }
 
 // deno-lint-ignore no-control-regex
@@ -538,6 +540,7 @@ export async function runNotebook(
     html,
     wallMs,
     stderr,
+    runs,
   };
   if (summary.status !== "ok") {
     result.error = {
