@@ -241,6 +241,8 @@ export function injectedSource(overrides: Overrides, object?: string): string {
     const target = object ? `${object}.${name}` : name;
     lines.push(`${target} = ${JSON.stringify(value)};`);
   }
+  // The kernel would show the last assignment's value as the cell's result.
+  lines.push("undefined;");
   return lines.join("\n") + "\n";
 }
 

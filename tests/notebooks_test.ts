@@ -71,6 +71,24 @@ const NOTEBOOKS: Record<string, NotebookCase> = {
     },
     expect: ["image/png", "image/svg+xml"],
   },
+  "week10_semi_supervised_vae.ipynb": {
+    params: {
+      dataset: "mnist",
+      trainLimit: 1000,
+      evalLimit: 200,
+      models: ["ss_vae", "m2", "m1m2", "supervised"],
+      ssEncSizes: [32, 16],
+      ssDecSizes: [16, 32],
+      ssEpochs: 1,
+      m2Hidden: 32,
+      m2Epochs: 1,
+      m1Hidden: [32],
+      m1Epochs: 1,
+      m1m2Epochs: 1,
+      supervisedEpochs: 2,
+    },
+    expect: ["image/png", "image/svg+xml"],
+  },
   "week08_bn_convnet.ipynb": {
     params: {
       dataPath: DOGS_VS_CATS,
@@ -146,6 +164,11 @@ for (const name of found) {
         );
         const nb: Notebook = JSON.parse(await Deno.readTextFile(result.ipynb));
         const outputs = nb.cells.flatMap((c) => c.outputs ?? []);
+        // The injected parameters print nothing (no stray Out[n] line).
+        const injected = nb.cells.find((c) =>
+          c.metadata?.tags?.includes("injected-parameters")
+        );
+        assert.deepEqual(injected?.outputs, []);
         assert.deepEqual(
           outputs.filter((o) => o.output_type === "error"),
           [],

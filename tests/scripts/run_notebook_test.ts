@@ -46,7 +46,7 @@ Deno.test("injectedSource assigns each override as JSON", () => {
   assert.equal(
     injectedSource({ epochs: 3, dataset: "mnist", sizes: [4, 2] }),
     "// Parameters injected by scripts/run_notebook.ts\n" +
-      'epochs = 3;\ndataset = "mnist";\nsizes = [4,2];\n',
+      'epochs = 3;\ndataset = "mnist";\nsizes = [4,2];\nundefined;\n',
   );
 });
 
@@ -92,7 +92,7 @@ Deno.test("injectParameters assigns the object form's keys", () => {
   assert.equal(
     out.cells[1].source,
     "// Parameters injected by scripts/run_notebook.ts\n" +
-      'params.epochs = 1;\nparams.dataset = "mnist-full";\n',
+      'params.epochs = 1;\nparams.dataset = "mnist-full";\nundefined;\n',
   );
   assert.throws(
     () => injectParameters(nb, { epoch: 1 }),
@@ -112,7 +112,7 @@ Deno.test("injectParameters puts the cell right after the parameters cell", () =
   assert.deepEqual(out.cells[2].metadata?.tags, ["injected-parameters"]);
   assert.equal(
     out.cells[2].source,
-    "// Parameters injected by scripts/run_notebook.ts\nepochs = 1;\n",
+    "// Parameters injected by scripts/run_notebook.ts\nepochs = 1;\nundefined;\n",
   );
   assert.equal(out.cells[2].id, "injected-parameters");
   assert.equal(out.cells[3], nb.cells[2]);
