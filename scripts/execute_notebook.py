@@ -16,6 +16,9 @@ shut down first).
 """
 
 import argparse
+import base64
+import copy
+import html
 import json
 import queue
 import signal
@@ -84,10 +87,39 @@ def first_error(nb):
     return None
 
 
+def svg_as_img(svg):
+    """An <img> showing the SVG from a data: URI.
+
+    nbconvert 6.5 (Debian 12's) passes inline SVG through lxml's clean_html,
+    which drops every SVG element, so exported figures came out blank. As an
+    image the SVG is its own document: no page stylesheet can clip it and its
+    ids cannot clash with another figure's.
+    """
+    if isinstance(svg, list):
+        svg = "".join(svg)
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return (
+        '<img alt="figure" style="max-width:none" '
+        f'src="data:image/svg+xml;base64,{html.escape(data)}">'
+    )
+
+
+def for_html_export(nb):
+    """A copy of the notebook whose SVG outputs also carry that <img> as
+    text/html, which the exporter prefers; the saved .ipynb is unchanged."""
+    out = copy.deepcopy(nb)
+    for cell in out.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data")
+            if data and "image/svg+xml" in data and "text/html" not in data:
+                data["text/html"] = svg_as_img(data["image/svg+xml"])
+    return out
+
+
 def save(nb, out_ipynb, out_html):
     nbformat.write(nb, out_ipynb)
     try:
-        body, _ = HTMLExporter().from_notebook_node(nb)
+        body, _ = HTMLExporter().from_notebook_node(for_html_export(nb))
         with open(out_html, "w", encoding="utf-8") as f:
             f.write(body)
     except Exception as e:  # the .ipynb is what matters; say why HTML is missing

@@ -141,11 +141,23 @@ function configureOpenBlasCoreType(): void {
 let cached: Blas | null | undefined;
 let lastError = "";
 
+/** Options of {@linkcode loadBlas}. */
+export interface LoadBlasOptions {
+  /**
+   * Try again when an earlier call found nothing: for a caller that has just
+   * installed a BLAS (scripts/check_deps.ts), which would otherwise report the
+   * failure cached before the install.
+   */
+  retry?: boolean;
+}
+
 /**
  * Opens the first CBLAS library that loads, or returns null (see
- * {@linkcode blasLoadError} for why). The result is cached.
+ * {@linkcode blasLoadError} for why). The result is cached; with `retry`, a
+ * cached failure is not.
  */
-export function loadBlas(): Blas | null {
+export function loadBlas(opts: LoadBlasOptions = {}): Blas | null {
+  if (cached === null && opts.retry) cached = undefined;
   if (cached !== undefined) return cached;
   configureOpenBlasCoreType();
   const errors: string[] = [];

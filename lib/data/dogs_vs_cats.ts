@@ -22,7 +22,11 @@ import { basename, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Rng } from "../random.ts";
 import { cacheKey, defaultCacheDir, readCache, writeCache } from "./cache.ts";
-import { DatasetFormatError, DatasetNotFoundError } from "./errors.ts";
+import {
+  DatasetFormatError,
+  DatasetNotFoundError,
+  DatasetPathError,
+} from "./errors.ts";
 import {
   centerCrop,
   denormalizeImages,
@@ -136,8 +140,13 @@ function exists(path: string): boolean {
  * `DOGS_VS_CATS` environment variable (same rule), else the first existing of
  * `<repo>/data/dogs-vs-cats/train.zip`, `<repo>/data/dogs-vs-cats/train/`,
  * `<repo>/data/train.zip`. A path given explicitly is never replaced by a
- * default one. Throws `DatasetNotFoundError` listing every path searched and
- * how to get the data.
+ * default one.
+ *
+ * @throws {DatasetPathError} when the explicit path or `DOGS_VS_CATS` names
+ *   nothing: a typo to fix, so the headless runner reports a failure
+ * @throws {DatasetNotFoundError} when nothing was named and none of the
+ *   default places holds the data (the runner reports a skip); both list
+ *   every path searched and how to get the data
  */
 export function findDogsVsCats(path?: string): string {
   const root = repoRoot();
@@ -150,7 +159,12 @@ export function findDogsVsCats(path?: string): string {
       searched.push(`${candidate} (${what})`);
       if (exists(candidate)) return candidate;
     }
-    throw notFound(searched);
+    throw new DatasetPathError(
+      `Dogs vs. Cats: ${what}, "${given}", does not exist. Searched:\n${
+        listPaths(searched)
+      }\nFix the path (the zip or its extracted folder), or leave it empty to use ` +
+        `data/dogs-vs-cats/. ${DOWNLOAD_HINT}`,
+    );
   };
   if (path) return tryGiven(path, "the path given");
   let fromEnv: string | undefined;
@@ -168,15 +182,15 @@ export function findDogsVsCats(path?: string): string {
     searched.push(candidate);
     if (exists(candidate)) return candidate;
   }
-  throw notFound(searched);
-}
-
-function notFound(searched: string[]): DatasetNotFoundError {
-  return new DatasetNotFoundError(
+  throw new DatasetNotFoundError(
     `Dogs vs. Cats dataset not found. Searched:\n${
-      searched.map((p) => `  - ${p}`).join("\n")
+      listPaths(searched)
     }\n${DOWNLOAD_HINT}`,
   );
+}
+
+function listPaths(paths: string[]): string {
+  return paths.map((p) => `  - ${p}`).join("\n");
 }
 
 /** One image file found in the source, not yet read. */
@@ -191,8 +205,15 @@ interface Candidate {
 interface Source {
   candidates: Candidate[];
   identity: { kind: string; size: number; mtime: number; files: number };
+  /** Files (not folders) in the zip or the folder read, images or not. */
+  fileCount: number;
+  /** The file names that are not `cat.N.jpg` / `dog.N.jpg`, sorted, for messages. */
+  otherNames: string[];
   close: () => void;
 }
+
+/** How many unrecognized names a "no images" message quotes. */
+const OTHER_NAMES_SHOWN = 5;
 
 function parseName(path: string): { label: number; number: number } | null {
   if (path.includes("__MACOSX/") || basename(path).startsWith("._")) {
@@ -212,12 +233,18 @@ function openSource(path: string): Source {
       ? trainDir
       : path;
     const candidates: Candidate[] = [];
+    const otherNames: string[] = [];
+    let fileCount = 0;
     let size = 0;
     let mtime = 0;
     for (const entry of Deno.readDirSync(dir)) {
       if (!entry.isFile && !entry.isSymlink) continue;
+      fileCount++;
       const parsed = parseName(entry.name);
-      if (!parsed) continue;
+      if (!parsed) {
+        otherNames.push(entry.name);
+        continue;
+      }
       const file = join(dir, entry.name);
       const stat = Deno.statSync(file);
       size += stat.size;
@@ -231,14 +258,20 @@ function openSource(path: string): Source {
     return {
       candidates,
       identity: { kind: "dir", size, mtime, files: candidates.length },
+      fileCount,
+      otherNames: otherNames.sort(),
       close: () => {},
     };
   }
   const zip = ZipReader.open(path);
   const candidates: Candidate[] = [];
+  const otherNames: string[] = [];
+  let fileCount = 0;
   for (const entry of zip.entries) {
     if (entry.isDirectory) continue;
+    fileCount++;
     const parsed = parseName(entry.name);
+    if (!parsed) otherNames.push(entry.name);
     if (parsed) {
       candidates.push({
         name: entry.name,
@@ -255,8 +288,24 @@ function openSource(path: string): Source {
       mtime: info.mtime?.getTime() ?? 0,
       files: zip.entries.length,
     },
+    fileCount,
+    otherNames: otherNames.sort(),
     close: () => zip.close(),
   };
+}
+
+/** "it has 3 files, none of them named so (e.g. a.png, b.png, c.png)" or "it is empty". */
+function describeContents(src: Source): string {
+  if (src.fileCount === 0) {
+    return src.identity.kind === "dir"
+      ? "the folder has no files"
+      : "the zip has no files";
+  }
+  const shown = src.otherNames.slice(0, OTHER_NAMES_SHOWN).join(", ");
+  const more = src.fileCount > OTHER_NAMES_SHOWN ? ", ..." : "";
+  return `its ${src.fileCount} file${
+    src.fileCount === 1 ? " is" : "s are"
+  } named otherwise (${shown}${more})`;
 }
 
 /**
@@ -416,9 +465,11 @@ export async function prepareDogsVsCats(
     const chosen = selectCandidates(src.candidates, opts.limit);
     if (chosen.length === 0) {
       throw new DatasetFormatError(
-        `${source} holds no cat.N.jpg / dog.N.jpg images (it has ${src.identity.files} entries). ` +
-          `Expected Kaggle's train.zip layout (train/cat.0.jpg, ..., train/dog.12499.jpg) or a folder of those files. ` +
-          DOWNLOAD_HINT,
+        `${source} holds no cat.N.jpg / dog.N.jpg images: ${
+          describeContents(src)
+        }. Expected Kaggle's train.zip layout (train/cat.0.jpg, ..., train/dog.12499.jpg) ` +
+          `or a folder of those files (JPEGs named by class and number; other names and ` +
+          `formats are not read). ` + DOWNLOAD_HINT,
       );
     }
 

@@ -18,3 +18,15 @@ export class DatasetNotFoundError extends Error {
 export class DatasetFormatError extends Error {
   override name = "DatasetFormatError";
 }
+
+/**
+ * A path the user named (a notebook parameter, an environment variable, an
+ * option, or the project's data folder holding part of a dataset) does not
+ * hold the dataset. Unlike {@link DatasetNotFoundError} this is a mistake to
+ * fix, not a dataset that is simply absent, so the headless runner reports it
+ * as a failure rather than a skip. The message names the path, what is wrong
+ * with it and how to fix it.
+ */
+export class DatasetPathError extends Error {
+  override name = "DatasetPathError";
+}

@@ -10,7 +10,7 @@
  */
 
 import { gunzipSync } from "node:zlib";
-import { DatasetFormatError, DatasetNotFoundError } from "./errors.ts";
+import { DatasetFormatError, DatasetPathError } from "./errors.ts";
 
 /** The element types an IDX file can hold. */
 export type IdxType =
@@ -234,7 +234,8 @@ function readData(
  *
  * @param path the file to read
  * @param expect the type and number of dimensions the caller needs, if any
- * @throws {DatasetNotFoundError} if the file does not exist
+ * @throws {DatasetPathError} if the file does not exist: a path given
+ *   explicitly that names nothing is a mistake to fix, not missing data
  * @throws {DatasetFormatError} if it is not a valid (optionally gzipped) IDX file
  */
 export async function readIdxFile(
@@ -246,8 +247,8 @@ export async function readIdxFile(
     bytes = await Deno.readFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new DatasetNotFoundError(
-        `${path}: no such file; check the path or download it`,
+      throw new DatasetPathError(
+        `${path}: no such file; check the path, or download the file there`,
       );
     }
     throw e;

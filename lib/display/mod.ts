@@ -19,19 +19,24 @@ export { DEFAULT_FIGURE_DIR, type SaveOptions } from "./output_file.ts";
 export {
   type Figure,
   figureToSvg,
+  integerAxis,
   integerTicks,
   panelsToSvg,
   plot,
+  plotFigure,
   type PlotOutputOptions,
   plotToSvg,
 } from "./plot.ts";
 export {
+  type GridFigure,
   type GridImage,
   gridImage,
   type ImageBatch,
   imageGrid,
+  imageGridFigure,
   type ImageGridOptions,
 } from "./image_grid.ts";
+export { uniqueSvgIds } from "./svg.ts";
 export {
   formatDuration,
   formatNumber,

@@ -10,6 +10,7 @@ import { encode as encodePng } from "fast-png";
 import { parseHTML } from "linkedom";
 import { displayBundle, toBase64 } from "./jupyter.ts";
 import { saveFigure, type SaveOptions } from "./output_file.ts";
+import { uniqueSvgIds, withVisibleOverflow } from "./svg.ts";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const XLINK_NS = "http://www.w3.org/1999/xlink";
@@ -110,13 +111,109 @@ function createDocument(): PlotDocument {
   return document as unknown as PlotDocument;
 }
 
-/** Standalone SVG for one <svg> element: namespaces added, placed at (x, y). */
+/**
+ * Standalone SVG for one <svg> element: namespaces added, placed at (x, y),
+ * its overflow visible through an inline style, which outranks a host page's
+ * `svg:not(:root) { overflow: hidden }` where the attribute alone does not
+ * (Plot draws tick labels in the margin, partly outside its viewport).
+ */
 function placeSvg(svg: Node, x: number, y: number): string {
   svg.setAttribute("x", String(x));
   svg.setAttribute("y", String(y));
   svg.setAttribute("overflow", "visible");
+  svg.setAttribute("style", withVisibleOverflow(svg.getAttribute("style")));
   if (!svg.getAttribute("xmlns")) svg.setAttribute("xmlns", SVG_NS);
   return svg.outerHTML;
+}
+
+/**
+ * Advance widths in em of the widest common sans-serif (DejaVu Sans, what
+ * `system-ui` is on a stock Debian), so that estimates err on the wide side.
+ */
+function charWidthEm(c: string): number {
+  if (/[0-9]/.test(c)) return 0.64;
+  if (c === "\u2212") return 0.84; // Plot's minus sign
+  if (/[.,:;'|!il ]/.test(c)) return 0.32;
+  if (/[A-Z]/.test(c)) return 0.74;
+  if (/[a-z]/.test(c)) return 0.62;
+  return 0.9; // arrows, symbols
+}
+
+/** Estimated width in pixels of `text` at `fontSize`. */
+export function estimateTextWidth(text: string, fontSize: number): number {
+  let em = 0;
+  for (const c of text) em += charWidthEm(c);
+  return em * fontSize;
+}
+
+function translateOf(node: Node): [number, number] | null {
+  const t = node.getAttribute("transform");
+  if (!t) return [0, 0];
+  const m = /^\s*translate\(\s*([-\d.e]+)(?:[\s,]+([-\d.e]+))?\s*\)\s*$/.exec(
+    t,
+  );
+  return m ? [Number(m[1]), Number(m[2] ?? 0)] : null;
+}
+
+function lengthOf(value: string | null, fontSize: number): number {
+  if (!value) return 0;
+  const v = value.trim();
+  if (v.endsWith("em")) return Number(v.slice(0, -2)) * fontSize;
+  const n = Number(v.replace(/px$/, ""));
+  return Number.isFinite(n) ? n : 0;
+}
+
+/**
+ * The horizontal extent of the text drawn in `root` (Plot's <svg>), in its
+ * coordinates, estimated from the characters: where tick and axis labels
+ * reach past the viewport. Elements under a transform other than a
+ * translation (rotated labels) are left out.
+ */
+export function textExtentX(
+  root: Node,
+): { min: number; max: number } | null {
+  let min = Infinity;
+  let max = -Infinity;
+  const walk = (
+    node: Node,
+    x: number,
+    fontSize: number,
+    anchor: string,
+  ) => {
+    const t = translateOf(node);
+    if (!t) return;
+    const size = lengthOf(node.getAttribute("font-size"), fontSize) ||
+      fontSize;
+    const a = node.getAttribute("text-anchor") ?? anchor;
+    const here = x + t[0];
+    const tag = node.tagName?.toLowerCase();
+    if (tag === "text") {
+      const left = here + lengthOf(node.getAttribute("x"), size) +
+        lengthOf(node.getAttribute("dx"), size);
+      const width = estimateTextWidth((node.textContent ?? "").trim(), size);
+      const start = a === "end"
+        ? left - width
+        : a === "middle"
+        ? left - width / 2
+        : left;
+      min = Math.min(min, start);
+      max = Math.max(max, start + width);
+      return;
+    }
+    if (tag === "style" || tag === "clippath" || tag === "defs") return;
+    for (const child of Array.from(node.children)) {
+      walk(child, here, size, a);
+    }
+  };
+  for (const child of Array.from(root.children)) {
+    walk(
+      child,
+      0,
+      lengthOf(root.getAttribute("font-size"), 10) || 10,
+      root.getAttribute("text-anchor") ?? "start",
+    );
+  }
+  return Number.isFinite(min) ? { min, max } : null;
 }
 
 const MARGIN = 10;
@@ -160,7 +257,10 @@ function swatchesToSvg(
  * Flattens the element Plot returns into one standalone SVG document. Plot
  * returns a bare <svg> for a simple chart but an HTML <figure> when there is
  * a title, subtitle, caption or legend; swatch legends are HTML there, so they
- * are redrawn here as SVG text and shapes, stacked above the chart.
+ * are redrawn here as SVG text and shapes, stacked above the chart. Labels
+ * that Plot lets reach past its viewport (a long y tick label beyond its
+ * left margin) get room in the white margin, so nothing needs to draw
+ * outside the figure's box, and every id is made unique to the figure.
  */
 export function figureToSvg(element: Node): string {
   const tag = element.tagName?.toLowerCase();
@@ -171,12 +271,16 @@ export function figureToSvg(element: Node): string {
   const width = Number(main.getAttribute("width") ?? 640);
   const parts: string[] = [];
   let y = 0;
+  let minX = 0;
+  let maxX = width;
   for (const child of children) {
     const name = child.tagName?.toLowerCase();
-    const text = escapeXml((child.textContent ?? "").trim());
+    const raw = (child.textContent ?? "").trim();
+    const text = escapeXml(raw);
     if (name === "h2" || name === "h3" || name === "figcaption") {
       const size = name === "h2" ? 16 : 12;
       const weight = name === "h2" ? ` font-weight="bold"` : "";
+      maxX = Math.max(maxX, estimateTextWidth(raw, size));
       y += size + 6;
       parts.push(
         `<text x="0" y="${
@@ -188,17 +292,25 @@ export function figureToSvg(element: Node): string {
       parts.push(svg);
       y += height;
     } else if (name === "svg") {
+      const extent = textExtentX(child);
+      if (extent) {
+        minX = Math.min(minX, extent.min);
+        maxX = Math.max(maxX, extent.max);
+      }
       parts.push(placeSvg(child, 0, y));
       y += Number(child.getAttribute("height") ?? 0) + 4;
     }
   }
   // A white margin keeps edge labels inside the image and the figure legible
-  // on dark notebook themes.
-  const w = width + 2 * MARGIN;
+  // on dark notebook themes; it widens where labels reach past the chart.
+  const left = MARGIN + Math.ceil(-minX);
+  const w = Math.ceil(maxX - minX) + 2 * MARGIN;
   const h = Math.ceil(y) + 2 * MARGIN;
-  return `<svg xmlns="${SVG_NS}" xmlns:xlink="${XLINK_NS}" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="system-ui, sans-serif" font-size="10" fill="black" color="black">` +
-    `<rect width="100%" height="100%" fill="white"/>` +
-    `<g transform="translate(${MARGIN},${MARGIN})">${parts.join("")}</g></svg>`;
+  return uniqueSvgIds(
+    `<svg xmlns="${SVG_NS}" xmlns:xlink="${XLINK_NS}" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="system-ui, sans-serif" font-size="10" fill="black" color="black">` +
+      `<rect width="100%" height="100%" fill="white"/>` +
+      `<g transform="translate(${left},${MARGIN})">${parts.join("")}</g></svg>`,
+  );
 }
 
 /**
@@ -224,8 +336,14 @@ export function panelsToSvg(specs: Plot.PlotOptions[], gap = 12): string {
     return { svg, width: size("width"), height: size("height") };
   });
   let x = 0;
+  // Each panel's ids are already its own (plotToSvg); its content stays
+  // within its box, and the style keeps a host stylesheet from clipping it
+  // should an estimate fall short.
   const parts = panels.map((p) => {
-    const nested = p.svg.replace(/^<svg /, `<svg x="${x}" y="0" `);
+    const nested = p.svg.replace(
+      /^<svg /,
+      `<svg x="${x}" y="0" style="overflow:visible" `,
+    );
     x += p.width + gap;
     return nested;
   });
@@ -245,11 +363,11 @@ export interface Figure {
 
 /**
  * Renders a Plot spec (or several, side by side: {@linkcode panelsToSvg}) to
- * SVG, shows it inline in Jupyter (image/svg+xml) and
- * saves `<dir>/<name>.svg` when `dir` is given (outside Jupyter with no dir:
- * a fresh file under `outputs/figures/`, path printed). Returns the SVG and
- * the path; when the call ends a notebook cell, the kernel shows a one-line
- * summary rather than the figure twice.
+ * SVG, shows it inline in Jupyter (image/svg+xml) and saves `<dir>/<name>.svg`
+ * when `dir` is given (outside Jupyter with no dir: a fresh file under
+ * `outputs/figures/`, path printed). Resolves to nothing, so a cell ending in
+ * `await plot(...)` shows the figure and no `Out[n]` line; use
+ * {@linkcode plotFigure} for the SVG text and the path.
  *
  * @example
  * ```ts
@@ -260,6 +378,18 @@ export interface Figure {
  * ```
  */
 export async function plot(
+  spec: Plot.PlotOptions | Plot.PlotOptions[],
+  opts: PlotOutputOptions = {},
+): Promise<void> {
+  await plotFigure(spec, opts);
+}
+
+/**
+ * {@linkcode plot}, returning the figure: its SVG text and where it was
+ * saved. Ending a notebook cell with it shows a one-line summary as the
+ * cell's result (the figure itself is already shown).
+ */
+export async function plotFigure(
   spec: Plot.PlotOptions | Plot.PlotOptions[],
   opts: PlotOutputOptions = {},
 ): Promise<Figure> {
@@ -277,11 +407,30 @@ export async function plot(
 
 /**
  * At most `maxTicks` whole numbers from `lo` to `hi`, evenly stepped: tick
- * values for an epoch axis (Plot's default ticks would include 1.5).
+ * values for an epoch axis (Plot's default ticks would include 1.5). Pair
+ * them with a whole-number format, as {@linkcode integerAxis} does: with
+ * `lo === hi` Plot's default format reads `1.000000`.
  */
 export function integerTicks(lo: number, hi: number, maxTicks = 10): number[] {
   const step = Math.max(1, Math.ceil((hi - lo + 1) / maxTicks));
   const ticks: number[] = [];
   for (let t = lo; t <= hi; t += step) ticks.push(t);
   return ticks;
+}
+
+/**
+ * Scale options for an axis of whole numbers such as epochs: the ticks of
+ * {@linkcode integerTicks} and a format that writes them as integers, also
+ * for a one-epoch run, whose degenerate domain makes Plot's own format print
+ * `1.000000`. Spread it into a scale: `x: { label: "epoch", ...integerAxis(1, n) }`.
+ */
+export function integerAxis(
+  lo: number,
+  hi: number,
+  maxTicks = 10,
+): { ticks: number[]; tickFormat: (d: number) => string } {
+  return {
+    ticks: integerTicks(lo, hi, maxTicks),
+    tickFormat: (d: number) => Number.isInteger(d) ? String(d) : "",
+  };
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import * as Plot from "@observablehq/plot";
-import { integerTicks, percent } from "../display/mod.ts";
+import { integerAxis, percent } from "../display/mod.ts";
 import type { BatchNormUnit } from "../eval/batch_norm_analysis.ts";
 import type { Mistake } from "../eval/metrics.ts";
 import type { NormModeRow } from "../nn/batch_norm_model.ts";
@@ -43,7 +43,7 @@ export function curvesFigure(
     height: 380,
     color: { legend: true },
     fx: { label: null },
-    x: { ticks: integerTicks(1, Math.max(...curves.map((d) => d.epoch), 1)) },
+    x: integerAxis(1, Math.max(...curves.map((d) => d.epoch), 1)),
     y: { grid: true, label: null },
     marks: [
       Plot.line(split("valid"), { ...series, z: "network", marker: "dot" }),

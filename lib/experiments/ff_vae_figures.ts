@@ -5,7 +5,7 @@
  * @module
  */
 import * as Plot from "@observablehq/plot";
-import { integerTicks } from "../display/mod.ts";
+import { integerAxis } from "../display/mod.ts";
 import type { EpochRecord } from "../train.ts";
 
 /**
@@ -31,7 +31,7 @@ export function costFigure(
   return {
     title: "Cost per example (KL + squared error)",
     color: { legend: true },
-    x: { label: "epoch", ticks: integerTicks(1, history.length) },
+    x: { label: "epoch", ...integerAxis(1, Math.max(1, history.length)) },
     y: { label: "cost per example", grid: true },
     marks: [
       Plot.ruleY([baseline], { stroke: "gray", strokeDasharray: "4 3" }),

@@ -13,7 +13,9 @@ import {
 import {
   DatasetFormatError,
   DatasetNotFoundError,
+  DatasetPathError,
 } from "../../lib/data/errors.ts";
+import { describeData } from "../../lib/experiments/bn_convnet.ts";
 import { centerCrop, resize, toUint8 } from "../../lib/data/image.ts";
 import { ZipReader } from "../../lib/data/zip.ts";
 
@@ -254,7 +256,102 @@ Deno.test("broken entries (truncated JPEG, text named cat.5.jpg) are skipped and
       );
       assert.ok(data.skipped.every((s) => s.reason.length > 0));
       assert.equal(data.train.count + data.valid.count, 2);
+      // What the notebook prints after loading counts and names them.
+      const lines = describeData(data).split("\n");
+      assert.equal(
+        lines[2],
+        "skipped 2 of 4 images that could not be decoded:",
+        lines.join("\n"),
+      );
+      assert.match(lines[3], /^ {2}(train\/)?cat\.1\.jpg: \S/);
+      assert.match(lines[4], /^ {2}(train\/)?cat\.5\.jpg: \S/);
+      assert.equal(lines.length, 5);
     }
+  });
+});
+
+Deno.test("describeData names at most five skipped images and says where the rest are", () => {
+  const skipped = Array.from({ length: 7 }, (_, i) => ({
+    name: `dog.${i}.jpg`,
+    reason: "SOI not found",
+  }));
+  const base = {
+    source: "/data/train.zip",
+    fromCache: true,
+    train: { count: 8 },
+    valid: { count: 2 },
+    height: 48,
+    width: 48,
+  };
+  assert.equal(
+    describeData({ ...base, skipped: [] }),
+    "/data/train.zip (prepared images from the cache)\ntrain 8, valid 2, 48x48 RGB",
+  );
+  const lines = describeData({ ...base, skipped }).split("\n");
+  assert.equal(
+    lines[2],
+    "skipped 7 of 17 images that could not be decoded (the first 5; metrics.json lists all):",
+  );
+  assert.deepEqual(
+    lines.slice(3),
+    [0, 1, 2, 3, 4].map((i) => `  dog.${i}.jpg: SOI not found`),
+  );
+});
+
+Deno.test("the fixture folder with a truncated JPEG: every image is either loaded or listed as skipped", async () => {
+  await withTempDir(async (dir) => {
+    // tests/fixtures/dvc's truncated.jpg under a Kaggle name, next to the two good photos.
+    writeFolder(dir, {
+      "cat.0.jpg": Deno.readFileSync(join(FIXTURES, "cat.0.jpg")),
+      "dog.0.jpg": Deno.readFileSync(join(FIXTURES, "dog.0.jpg")),
+      "dog.7.jpg": Deno.readFileSync(join(FIXTURES, "truncated.jpg")),
+    });
+    const data = await loadDogsVsCats({ path: dir, cacheDir: null });
+    assert.deepEqual(data.skipped.map((s) => s.name), ["dog.7.jpg"]);
+    assert.equal(data.train.count + data.valid.count, 2);
+    assert.match(
+      describeData(data),
+      /skipped 1 of 3 images.*\n {2}dog\.7\.jpg: /,
+    );
+  });
+});
+
+Deno.test("a folder of PNGs is a DatasetFormatError saying how many files it has and what they are called", async () => {
+  await withTempDir(async (dir) => {
+    const png = new Uint8Array([
+      0x89,
+      0x50,
+      0x4e,
+      0x47,
+      0x0d,
+      0x0a,
+      0x1a,
+      0x0a,
+    ]);
+    const names = ["cat.0.png", "cat.1.png", "dog.0.png"];
+    writeFolder(dir, Object.fromEntries(names.map((n) => [n, png])));
+    await assert.rejects(
+      prepareDogsVsCats({ path: dir, cacheDir: null }),
+      (err: Error) => {
+        assert.ok(err instanceof DatasetFormatError, String(err));
+        assert.ok(
+          err.message.includes(
+            `its 3 files are named otherwise (${names.join(", ")})`,
+          ),
+          err.message,
+        );
+        assert.doesNotMatch(err.message, /\b0 entries\b/);
+        return true;
+      },
+    );
+    const empty = join(dir, "empty");
+    Deno.mkdirSync(empty);
+    await assert.rejects(
+      prepareDogsVsCats({ path: empty, cacheDir: null }),
+      (err: Error) =>
+        err instanceof DatasetFormatError &&
+        err.message.includes("the folder has no files"),
+    );
   });
 });
 
@@ -285,10 +382,16 @@ Deno.test("an empty zip, a zip without cat/dog JPEGs, one with only broken ones,
   });
 });
 
-Deno.test("a wrong path is a DatasetNotFoundError listing the paths searched and where to download", async () => {
+Deno.test("an explicit path that does not exist is a DatasetPathError (a failure, not a skip) listing the paths searched", async () => {
   const missing = "/nonexistent/dogs-vs-cats/train.zip";
   await assert.rejects(loadDogsVsCats({ path: missing }), (err: Error) => {
-    assert.ok(err instanceof DatasetNotFoundError);
+    assert.ok(err instanceof DatasetPathError, String(err));
+    assert.ok(!(err instanceof DatasetNotFoundError));
+    assert.equal(err.name, "DatasetPathError");
+    assert.ok(
+      err.message.includes(`the path given, "${missing}", does not exist`),
+      err.message,
+    );
     assert.ok(err.message.includes(missing), err.message);
     assert.ok(
       err.message.includes("https://www.kaggle.com/c/dogs-vs-cats/data"),
@@ -305,9 +408,9 @@ Deno.test("a wrong path is a DatasetNotFoundError listing the paths searched and
     try {
       assert.throws(() => findDogsVsCats("no/such/train.zip"), (err: Error) => {
         const listed = err.message.split("\n").filter((l) =>
-          l.includes("no/such/train.zip")
+          l.startsWith("  - ") && l.includes("no/such/train.zip")
         );
-        assert.ok(err instanceof DatasetNotFoundError);
+        assert.ok(err instanceof DatasetPathError);
         assert.equal(listed.length, 2, err.message);
         return true;
       });
@@ -325,7 +428,7 @@ Deno.test("a wrong path is a DatasetNotFoundError listing the paths searched and
     assert.throws(
       () => findDogsVsCats(),
       (err: Error) =>
-        err instanceof DatasetNotFoundError &&
+        err instanceof DatasetPathError &&
         err.message.includes("/nonexistent/from-env (DOGS_VS_CATS)"),
     );
     assert.equal(
@@ -333,6 +436,30 @@ Deno.test("a wrong path is a DatasetNotFoundError listing the paths searched and
       FIXTURES,
       "an explicit path wins over the environment",
     );
+    // Nothing named and nothing in the default places: the data is simply
+    // absent, which the runner reports as a skip.
+    Deno.env.delete("DOGS_VS_CATS");
+    const defaults = [
+      "data/dogs-vs-cats/train.zip",
+      "data/dogs-vs-cats/train",
+      "data/train.zip",
+    ].map((p) => join(REPO, p));
+    const present = defaults.filter((p) => {
+      try {
+        Deno.statSync(p);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (present.length === 0) {
+      assert.throws(
+        () => findDogsVsCats(),
+        (err: Error) =>
+          err instanceof DatasetNotFoundError &&
+          defaults.every((p) => err.message.includes(p)),
+      );
+    }
   } finally {
     if (previous === undefined) Deno.env.delete("DOGS_VS_CATS");
     else Deno.env.set("DOGS_VS_CATS", previous);

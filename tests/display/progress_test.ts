@@ -34,11 +34,31 @@ Deno.test("formatProgress renders count, bar, percent, rate, elapsed<eta and inf
   );
   assert.equal(
     formatProgress({ done: 0, total: 8, elapsedMs: 0, width: 4 }),
-    "0/8 [----]   0% 0.0 it/s 0:00<?",
+    "0/8 [----]   0% ? it/s 0:00<?",
+  );
+  assert.equal(
+    formatProgress({ done: 0, total: 8, elapsedMs: 3000, width: 4 }),
+    "0/8 [----]   0% 0.0 it/s 0:03<?",
   );
   assert.equal(
     formatProgress({ done: 8, total: 8, elapsedMs: 4000, width: 4 }),
     "8/8 [####] 100% 2.0 it/s 0:04<0:00",
+  );
+});
+
+Deno.test("formatProgress shows no rate before a second has passed: a cached load's first frame", () => {
+  // 20,000 images reported 32.5 ms after the bar started read 614919.0 it/s.
+  assert.equal(
+    formatProgress({ done: 20000, total: 20000, elapsedMs: 32.5, width: 4 }),
+    "20000/20000 [####] 100% ? it/s 0:00<0:00",
+  );
+  assert.equal(
+    formatProgress({ done: 1, total: 50, elapsedMs: 999, width: 4 }),
+    " 1/50 [----]   2% ? it/s 0:01<?",
+  );
+  assert.equal(
+    formatProgress({ done: 10, total: 50, elapsedMs: 1000, width: 4 }),
+    "10/50 [#---]  20% 10.0 it/s 0:01<0:04",
   );
 });
 
