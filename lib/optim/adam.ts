@@ -33,7 +33,7 @@ import {
   hasFusedKernel,
   type NamedTensor,
   runKernel,
-  Slots,
+  SlottedOptimizer,
 } from "./slots.ts";
 
 /**
@@ -55,7 +55,9 @@ export interface AdamOptions {
 }
 
 /** Adam, see the module documentation; a `tf.Optimizer`. */
-export class Adam extends tf.Optimizer {
+export class Adam extends SlottedOptimizer<
+  "m" | "v"
+> {
   /** Registered class name (tfjs' own Adam has "Adam"). */
   static get className(): string {
     return "FusedAdam";
@@ -70,10 +72,8 @@ export class Adam extends tf.Optimizer {
   /** Added to the root of the second moment. */
   epsilon: number;
 
-  #slots = new Slots(["m", "v"] as const);
-
   constructor(options: AdamOptions = {}) {
-    super();
+    super(["m", "v"] as const);
     const name = "adam";
     this.learningRate = checkPositive(
       name,
@@ -93,7 +93,7 @@ export class Adam extends tf.Optimizer {
     const t = this.iterations + 1;
     const c1 = 1 - b1 ** t, c2 = 1 - b2 ** t;
     for (const { name, tensor: g } of gradientList(variableGradients)) {
-      const { param, slots: s } = this.#slots.of(name);
+      const { param, slots: s } = this.slots.of(name);
       tf.tidy(() => {
         if (hasFusedKernel(ADAM_UPDATE, g, param)) {
           const [p, m, v] = runKernel(
@@ -120,20 +120,6 @@ export class Adam extends tf.Optimizer {
     this.incrementIterations();
   }
 
-  override dispose(): void {
-    super.dispose();
-    this.#slots.dispose();
-  }
-
-  /** `[iterations, <variable>/m, <variable>/v, ...]`. */
-  override async getWeights(): Promise<NamedTensor[]> {
-    return [await this.saveIterations(), ...this.#slots.weights()];
-  }
-
-  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    this.#slots.restore(await this.extractIterations(weightValues));
-  }
-
   override getConfig(): tf.serialization.ConfigDict {
     return {
       learningRate: this.learningRate,
@@ -141,14 +127,6 @@ export class Adam extends tf.Optimizer {
       beta2: this.beta2,
       epsilon: this.epsilon,
     };
-  }
-
-  /** Builds an optimizer from {@linkcode getConfig}'s output. */
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
-    return new cls(config);
   }
 }
 

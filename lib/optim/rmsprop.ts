@@ -45,7 +45,7 @@ import {
   hasFusedKernel,
   type NamedTensor,
   runKernel,
-  Slots,
+  SlottedOptimizer,
 } from "./slots.ts";
 
 /**
@@ -70,7 +70,9 @@ export interface CenteredRMSPropOptions {
 }
 
 /** Centred RMSProp with momentum (Graves 2013); see the module documentation. */
-export class CenteredRMSProp extends tf.Optimizer {
+export class CenteredRMSProp extends SlottedOptimizer<
+  "mean_square" | "mean_grad" | "delta"
+> {
   /** Registered class name (for serialization). */
   static get className(): string {
     return "CenteredRMSProp";
@@ -87,10 +89,8 @@ export class CenteredRMSProp extends tf.Optimizer {
   /** Nesterov look-ahead step instead of plain momentum. */
   nesterov: boolean;
 
-  #slots = new Slots(["mean_square", "mean_grad", "delta"] as const);
-
   constructor(options: CenteredRMSPropOptions = {}) {
-    super();
+    super(["mean_square", "mean_grad", "delta"] as const);
     const name = "rmsprop";
     this.learningRate = checkPositive(
       name,
@@ -109,7 +109,7 @@ export class CenteredRMSProp extends tf.Optimizer {
     const lr = this.learningRate, d = this.decay, m = this.momentum;
     const eps = this.epsilon, nesterov = this.nesterov;
     for (const { name, tensor: g } of gradientList(variableGradients)) {
-      const { param, slots: s } = this.#slots.of(name);
+      const { param, slots: s } = this.slots.of(name);
       tf.tidy(() => {
         if (hasFusedKernel(RMSPROP_UPDATE, g, param)) {
           const [p, ms, mg, delta] = runKernel(RMSPROP_UPDATE, {
@@ -152,23 +152,6 @@ export class CenteredRMSProp extends tf.Optimizer {
     this.incrementIterations();
   }
 
-  override dispose(): void {
-    super.dispose();
-    this.#slots.dispose();
-  }
-
-  /**
-   * `[iterations, <variable>/mean_square, <variable>/mean_grad,
-   * <variable>/delta, ...]`.
-   */
-  override async getWeights(): Promise<NamedTensor[]> {
-    return [await this.saveIterations(), ...this.#slots.weights()];
-  }
-
-  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    this.#slots.restore(await this.extractIterations(weightValues));
-  }
-
   override getConfig(): tf.serialization.ConfigDict {
     return {
       learningRate: this.learningRate,
@@ -177,14 +160,6 @@ export class CenteredRMSProp extends tf.Optimizer {
       epsilon: this.epsilon,
       nesterov: this.nesterov,
     };
-  }
-
-  /** Builds an optimizer from {@linkcode getConfig}'s output. */
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
-    return new cls(config);
   }
 }
 

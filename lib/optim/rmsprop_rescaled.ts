@@ -56,7 +56,7 @@ import {
   hasFusedKernel,
   type NamedTensor,
   runKernel,
-  Slots,
+  SlottedOptimizer,
 } from "./slots.ts";
 
 /**
@@ -143,7 +143,9 @@ export interface RescaledRMSPropOptions {
  * The seed's rescaling RMSProp (see the module documentation for the rule
  * and its quirks): a `tf.Optimizer`, so it plugs into `minimize`.
  */
-export class RescaledRMSProp extends tf.Optimizer {
+export class RescaledRMSProp extends SlottedOptimizer<
+  "memory" | "running_square" | "running_avg"
+> {
   /** Registered class name (for serialization). */
   static get className(): string {
     return "RescaledRMSProp";
@@ -158,10 +160,8 @@ export class RescaledRMSProp extends tf.Optimizer {
   /** How the last step treated its gradients (null before the first). */
   lastStep: RescaleStep | null = null;
 
-  #slots = new Slots(["memory", "running_square", "running_avg"] as const);
-
   constructor(options: RescaledRMSPropOptions) {
-    super();
+    super(["memory", "running_square", "running_avg"] as const);
     const name = "rmsprop-rescaled";
     this.learningRate = checkPositive(
       name,
@@ -184,7 +184,7 @@ export class RescaledRMSProp extends tf.Optimizer {
     if (list.length > 0) this.lastStep = step;
     const lr = this.learningRate, m = this.momentum;
     for (const { name, tensor: g } of list) {
-      const { param, slots: s } = this.#slots.of(name);
+      const { param, slots: s } = this.slots.of(name);
       tf.tidy(() => {
         if (hasFusedKernel(RESCALED_RMSPROP_UPDATE, g, param)) {
           const [p, mem, sq, avg] = runKernel(RESCALED_RMSPROP_UPDATE, {
@@ -226,37 +226,12 @@ export class RescaledRMSProp extends tf.Optimizer {
     this.incrementIterations();
   }
 
-  override dispose(): void {
-    super.dispose();
-    this.#slots.dispose();
-  }
-
-  /**
-   * `[iterations, <variable>/memory, <variable>/running_square,
-   * <variable>/running_avg, ...]`.
-   */
-  override async getWeights(): Promise<NamedTensor[]> {
-    return [await this.saveIterations(), ...this.#slots.weights()];
-  }
-
-  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    this.#slots.restore(await this.extractIterations(weightValues));
-  }
-
   override getConfig(): tf.serialization.ConfigDict {
     return {
       learningRate: this.learningRate,
       momentum: this.momentum,
       rescale: this.rescale,
     };
-  }
-
-  /** Builds an optimizer from {@linkcode getConfig}'s output. */
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
-    return new cls(config);
   }
 }
 

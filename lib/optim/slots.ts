@@ -136,6 +136,43 @@ export class Slots<K extends string> {
   }
 }
 
+/**
+ * A `tf.Optimizer` whose state is {@linkcode Slots}: disposing, saving
+ * (`[iterations, <variable>/<slot>, ...]`), restoring and rebuilding from
+ * its config are the same for all of them.
+ */
+export abstract class SlottedOptimizer<K extends string> extends tf.Optimizer {
+  /** The per-variable state. */
+  protected readonly slots: Slots<K>;
+
+  constructor(names: readonly K[]) {
+    super();
+    this.slots = new Slots(names);
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.slots.dispose();
+  }
+
+  /** `[iterations, <variable>/<slot>, ...]`. */
+  override async getWeights(): Promise<NamedTensor[]> {
+    return [await this.saveIterations(), ...this.slots.weights()];
+  }
+
+  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    this.slots.restore(await this.extractIterations(weightValues));
+  }
+
+  /** Builds an optimizer from its `getConfig()` (its constructor's options). */
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    return new cls(config);
+  }
+}
+
 function show(value: unknown): string {
   return typeof value === "string" ? JSON.stringify(value) : String(value);
 }
