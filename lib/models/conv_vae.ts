@@ -26,17 +26,13 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { ImageLayout } from "../data/images.ts";
 import type { NormTap } from "../nn/batch_norm.ts";
-import type {
-  BatchNormSite,
-  ForwardPassOptions,
-} from "../nn/batch_norm_model.ts";
+import type { BatchNormSite } from "../nn/batch_norm_model.ts";
 import { ConvBN } from "../nn/conv_bn.ts";
 import { DenseBN } from "../nn/dense_bn.ts";
 import { depoolConv2d } from "../nn/depool.ts";
 import type { NormMode } from "../nn/module.ts";
-import { randomNormal } from "../nn/random_normal.ts";
 import { deriveSeed } from "../random.ts";
-import { type VAECost, vaeCostTerms, type VAEModel } from "./vae.ts";
+import { GaussianVAE } from "./vae.ts";
 
 /** Architecture of {@linkcode ConvVAE}; every field but `seed` has the seed's value as default. */
 export interface ConvVAEConfig {
@@ -95,7 +91,7 @@ function positiveInt(name: string, v: number): void {
 }
 
 /** A convolutional VAE whose every layer has batch norm (see the module doc). */
-export class ConvVAE implements VAEModel {
+export class ConvVAE extends GaussianVAE<tf.Tensor4D> {
   /** Its name in saved runs (see lib/runs.ts). */
   readonly kind = "conv_vae";
   /** It takes NHWC images, `[batch, imageSize, imageSize, imageChannels]`. */
@@ -116,6 +112,7 @@ export class ConvVAE implements VAEModel {
   readonly bottleneckSize: number;
 
   constructor(config: ConvVAEConfig) {
+    super();
     const c: ConvVAEResolvedConfig = { ...CONV_VAE_DEFAULTS, ...config };
     c.encChannels = [...c.encChannels];
     c.decChannels = [...c.decChannels];
@@ -257,35 +254,6 @@ export class ConvVAE implements VAEModel {
       activation: l.activation,
       tap,
     });
-  }
-
-  /** Encodes, samples `z = mu + sigma * eps` with a seeded `eps`, decodes. */
-  reconstruct(x: tf.Tensor4D, mode: NormMode, seed: number): tf.Tensor4D {
-    return this.forward(x, mode, seed).y;
-  }
-
-  /** The full pass: code statistics, sampled code and reconstruction. */
-  forward(
-    x: tf.Tensor4D,
-    mode: NormMode,
-    seed: number,
-    tap?: NormTap,
-  ): { mu: tf.Tensor2D; sigma: tf.Tensor2D; z: tf.Tensor2D; y: tf.Tensor4D } {
-    const { mu, sigma } = this.encode(x, mode, tap);
-    const eps = randomNormal(mu.shape, seed);
-    const z = tf.add<tf.Tensor2D>(mu, tf.mul(sigma, eps));
-    return { mu, sigma, z, y: this.decode(z, mode, tap) };
-  }
-
-  /** {@linkcode forward}, outputs discarded (see `BatchNormModel`). */
-  forwardPass(x: tf.Tensor, mode: NormMode, opts: ForwardPassOptions = {}) {
-    this.forward(x as tf.Tensor4D, mode, opts.seed ?? 0, opts.tap);
-  }
-
-  /** The seed's cost of a minibatch, summed over examples. */
-  cost(x: tf.Tensor4D, mode: NormMode, seed: number): VAECost {
-    const { mu, sigma, y } = this.forward(x, mode, seed);
-    return vaeCostTerms(x, y, mu, sigma);
   }
 
   /**

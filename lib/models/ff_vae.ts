@@ -14,15 +14,11 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { ImageLayout } from "../data/images.ts";
 import type { NormTap } from "../nn/batch_norm.ts";
-import type {
-  BatchNormSite,
-  ForwardPassOptions,
-} from "../nn/batch_norm_model.ts";
+import type { BatchNormSite } from "../nn/batch_norm_model.ts";
 import { DenseBN } from "../nn/dense_bn.ts";
 import type { NormMode } from "../nn/module.ts";
-import { randomNormal } from "../nn/random_normal.ts";
 import { deriveSeed } from "../random.ts";
-import { type VAECost, vaeCostTerms, type VAEModel } from "./vae.ts";
+import { GaussianVAE } from "./vae.ts";
 
 export { type VAECost, vaeCostTerms } from "./vae.ts";
 
@@ -43,7 +39,7 @@ export interface FFVAEConfig {
 }
 
 /** A feed-forward VAE whose every layer is linear + batch norm. */
-export class FFVAE implements VAEModel {
+export class FFVAE extends GaussianVAE<tf.Tensor2D> {
   /** Its name in saved runs (see lib/runs.ts). */
   readonly kind = "ff_vae";
   /** It takes flattened images, `[batch, inputSize]`. */
@@ -54,6 +50,7 @@ export class FFVAE implements VAEModel {
   readonly decoder: DenseBN[];
 
   constructor(readonly config: FFVAEConfig) {
+    super();
     const { inputSize, encSizes, decSizes, codeSize } = config;
     if (encSizes.length === 0 || decSizes.length === 0) {
       throw new Error("FFVAE needs at least one encoder and one decoder size");
@@ -107,35 +104,6 @@ export class FFVAE implements VAEModel {
     let h = z;
     for (const l of this.decoder) h = l.apply(h, mode, tap);
     return h;
-  }
-
-  /** Encodes, samples `z = mu + sigma * eps` with a seeded `eps`, decodes. */
-  reconstruct(x: tf.Tensor2D, mode: NormMode, seed: number): tf.Tensor2D {
-    return this.forward(x, mode, seed).y;
-  }
-
-  /** The full pass: code statistics, sampled code and reconstruction. */
-  forward(
-    x: tf.Tensor2D,
-    mode: NormMode,
-    seed: number,
-    tap?: NormTap,
-  ): { mu: tf.Tensor2D; sigma: tf.Tensor2D; z: tf.Tensor2D; y: tf.Tensor2D } {
-    const { mu, sigma } = this.encode(x, mode, tap);
-    const eps = randomNormal(mu.shape, seed);
-    const z = tf.add<tf.Tensor2D>(mu, tf.mul(sigma, eps));
-    return { mu, sigma, z, y: this.decode(z, mode, tap) };
-  }
-
-  /** {@linkcode forward}, outputs discarded (see {@linkcode BatchNormModel}). */
-  forwardPass(x: tf.Tensor, mode: NormMode, opts: ForwardPassOptions = {}) {
-    this.forward(x as tf.Tensor2D, mode, opts.seed ?? 0, opts.tap);
-  }
-
-  /** The seed's cost of a minibatch, summed over examples. */
-  cost(x: tf.Tensor2D, mode: NormMode, seed: number): VAECost {
-    const { mu, sigma, y } = this.forward(x, mode, seed);
-    return vaeCostTerms(x, y, mu, sigma);
   }
 
   /** Every batch-norm layer, encoder first; each sees one value per example. */

@@ -8,9 +8,16 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { BatchNormModel } from "../nn/batch_norm_model.ts";
+import type { ImageLayout } from "../data/images.ts";
+import type { NormTap } from "../nn/batch_norm.ts";
+import type {
+  BatchNormModel,
+  BatchNormSite,
+  ForwardPassOptions,
+} from "../nn/batch_norm_model.ts";
 import { gaussianKL, sumSquaredError } from "../nn/losses.ts";
 import type { NormMode } from "../nn/module.ts";
+import { randomNormal } from "../nn/random_normal.ts";
 
 /** The cost of a minibatch, summed over its examples. */
 export interface VAECost {
@@ -48,4 +55,56 @@ export function vaeCostTerms(
   const kl = gaussianKL(mu, sigma);
   const reconstruction = sumSquaredError(x, y);
   return { total: tf.add(kl, reconstruction), kl, reconstruction };
+}
+
+/**
+ * What every VAE here does once it can encode and decode: sample the code
+ * `z = mu + sigma * eps` with a seeded `eps`, reconstruct, and price a batch
+ * with {@linkcode vaeCostTerms}. `X` is the input's tensor type (flat rows
+ * or NHWC images).
+ */
+export abstract class GaussianVAE<X extends tf.Tensor> implements VAEModel {
+  abstract readonly kind: string;
+  abstract readonly inputLayout: ImageLayout;
+  abstract readonly config: { codeSize: number };
+  /** q(z|x): the code's mean and standard deviation, `[batch, codeSize]` each. */
+  abstract encode(
+    x: X,
+    mode: NormMode,
+    tap?: NormTap,
+  ): { mu: tf.Tensor2D; sigma: tf.Tensor2D };
+  /** The reconstruction (or sample) for codes `z`, in [-1, 1]. */
+  abstract decode(z: tf.Tensor2D, mode: NormMode, tap?: NormTap): X;
+  abstract batchNormSites(): BatchNormSite[];
+  abstract trainable(): tf.Variable[];
+  abstract state(): tf.Variable[];
+
+  /** Encodes, samples `z = mu + sigma * eps` with a seeded `eps`, decodes. */
+  reconstruct(x: X, mode: NormMode, seed: number): X {
+    return this.forward(x, mode, seed).y;
+  }
+
+  /** The full pass: code statistics, sampled code and reconstruction. */
+  forward(
+    x: X,
+    mode: NormMode,
+    seed: number,
+    tap?: NormTap,
+  ): { mu: tf.Tensor2D; sigma: tf.Tensor2D; z: tf.Tensor2D; y: X } {
+    const { mu, sigma } = this.encode(x, mode, tap);
+    const eps = randomNormal(mu.shape, seed);
+    const z = tf.add<tf.Tensor2D>(mu, tf.mul(sigma, eps));
+    return { mu, sigma, z, y: this.decode(z, mode, tap) };
+  }
+
+  /** {@linkcode forward}, outputs discarded (see {@linkcode BatchNormModel}). */
+  forwardPass(x: tf.Tensor, mode: NormMode, opts: ForwardPassOptions = {}) {
+    this.forward(x as X, mode, opts.seed ?? 0, opts.tap);
+  }
+
+  /** The seed's cost of a minibatch, summed over examples. */
+  cost(x: X, mode: NormMode, seed: number): VAECost {
+    const { mu, sigma, y } = this.forward(x, mode, seed);
+    return vaeCostTerms(x, y, mu, sigma);
+  }
 }
