@@ -23,7 +23,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { join } from "node:path";
 import type { Module } from "./nn/module.ts";
-import type { FitProgress } from "./train.ts";
+import type { FitOptions, FitProgress } from "./train.ts";
 
 /** What a checkpoint says besides the weights. */
 export interface CheckpointState {
@@ -188,6 +188,30 @@ export async function loadCheckpoint(
       }
       await optimizer.setWeights(slots);
       tf.dispose(slots.map((s) => s.tensor));
+    },
+  };
+}
+
+/**
+ * A training loop's `checkpoint` and `resume` options for `fit`: restores
+ * `resume` (when given) into `model` and `optimizer`, and saves checkpoint
+ * `name` into the run folder `keep.dir` every `keep.every` epochs.
+ */
+export async function checkpointing(
+  model: Module,
+  optimizer: tf.Optimizer,
+  name: string,
+  keep?: { dir: string; every: number },
+  resume?: Checkpoint | null,
+): Promise<Pick<FitOptions, "checkpoint" | "resume">> {
+  await resume?.restore(model, optimizer);
+  return {
+    resume: resume?.state.progress,
+    checkpoint: keep && {
+      every: keep.every,
+      save: async (progress) => {
+        await saveCheckpoint(keep.dir, name, model, optimizer, { progress });
+      },
     },
   };
 }

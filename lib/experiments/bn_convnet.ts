@@ -31,6 +31,7 @@ import type { NormMode } from "../nn/module.ts";
 import { makeOptimizer, type OptimizerSpec } from "../optim/mod.ts";
 import {
   type Checkpoint,
+  checkpointing,
   loadCheckpoint,
   saveCheckpoint,
 } from "../checkpoints.ts";
@@ -233,7 +234,6 @@ export async function trainConvNet(
   opts: TrainConvNetOptions,
 ): Promise<EpochRecord[]> {
   const variables = model.trainable();
-  await opts.resume?.restore(model, opts.optimizer);
   const keep = opts.checkpoint;
   const evaluate = (valid: LabelledImages) =>
     evaluateConvNet(model, valid, { batchSize: 100, mode: "population" });
@@ -243,15 +243,14 @@ export async function trainConvNet(
     count: train.count,
     batchSize: opts.batchSize,
     seed: opts.seed,
-    resume: opts.resume?.state.progress,
     variables: () => variables,
-    checkpoint: keep && {
-      every: keep.every,
-      save: (progress) =>
-        saveCheckpoint(keep.dir, keep.name, model, opts.optimizer, {
-          progress,
-        }).then(() => {}),
-    },
+    ...await checkpointing(
+      model,
+      opts.optimizer,
+      keep?.name ?? "",
+      keep,
+      opts.resume,
+    ),
     step: (idx, epoch, i) => {
       const rng = new Rng(deriveSeed(opts.seed, "flips", epoch, i));
       const flips = flipChoices(idx.length, opts.flipProbability, rng);

@@ -13,7 +13,7 @@ import { recalibrateBatchNorm } from "../nn/batch_norm_model.ts";
 import type { NormMode } from "../nn/module.ts";
 import { randomNormal } from "../nn/random_normal.ts";
 import { deriveSeed } from "../random.ts";
-import { type Checkpoint, saveCheckpoint } from "../checkpoints.ts";
+import { type Checkpoint, checkpointing } from "../checkpoints.ts";
 
 /** The name of a VAE run's checkpoints (lib/checkpoints.ts). */
 export const VAE_CHECKPOINT = "vae";
@@ -112,8 +112,6 @@ export async function trainVAE(
   opts: TrainVAEOptions,
 ): Promise<EpochRecord[]> {
   const variables = model.trainable();
-  await opts.resume?.restore(model, opts.optimizer);
-  const keep = opts.checkpoint;
   const name = opts.evalName ?? "valid";
   return fitMinibatches({
     epochs: opts.epochs,
@@ -123,15 +121,14 @@ export async function trainVAE(
     seed: opts.seed,
     budgetSeconds: opts.budgetSeconds,
     evaluateEvery: opts.evaluateEvery,
-    resume: opts.resume?.state.progress,
     variables: () => variables,
-    checkpoint: keep && {
-      every: keep.every,
-      save: (progress) =>
-        saveCheckpoint(keep.dir, VAE_CHECKPOINT, model, opts.optimizer, {
-          progress,
-        }).then(() => {}),
-    },
+    ...await checkpointing(
+      model,
+      opts.optimizer,
+      VAE_CHECKPOINT,
+      opts.checkpoint,
+      opts.resume,
+    ),
     step: (idx, epoch, i) => {
       const x = batchTensor(train, idx, { layout: model.inputLayout });
       const seed = deriveSeed(opts.seed, "noise", epoch, i);
