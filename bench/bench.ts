@@ -8,6 +8,7 @@
  * deno task bench --quick                              # smoke run
  * deno task bench --models ffvae_bs100 --backends wasm+blas --threads 1
  * deno task bench --markdown                           # README table
+ * deno task bench --backends webgpu --no-torch --no-matmul   # a GPU
  * ```
  *
  * For each backend and model, our step and PyTorch's (bench/torch_ref.py,
@@ -27,6 +28,7 @@ import {
   describeBackend,
   initBackend,
 } from "../lib/backend/mod.ts";
+import { probeWebGPU } from "../lib/backend/webgpu.ts";
 import {
   type BenchCase,
   buildWorkload,
@@ -39,7 +41,11 @@ import {
   type Workload,
 } from "./models.ts";
 
-/** Backends measured when `--backends` is not given (cpu is opt-in: ~10 s a step). */
+/**
+ * Backends measured when `--backends` is not given. cpu is opt-in (~10 s a
+ * step), and so is webgpu: on a machine without a GPU driver its adapter is
+ * a software device, slower still.
+ */
 export const DEFAULT_BACKENDS = [
   "tensorflow-gpu",
   "tensorflow",
@@ -93,7 +99,8 @@ const HELP = `deno task bench [options]
 }
   --backends LIST   default: every one of ${
   DEFAULT_BACKENDS.join(",")
-} that loads (cpu: add it)
+} that loads (cpu, webgpu: add them;
+                    webgpu on a software adapter is a smoke test only)
   --threads N       threads for our BLAS and for PyTorch (default: all cores)
   --steps N         time exactly N steps (default: as many as fit in --seconds)
   --seconds S       time each measurement at least S seconds (default 2)
@@ -774,6 +781,12 @@ async function main(): Promise<void> {
       }
       active.push({ name, info });
       log(`# ${describeBackend(info)}`);
+      if (info.name === "webgpu" && (await probeWebGPU()).summary?.software) {
+        log(
+          "# webgpu: a software adapter, which runs the shaders on the CPU: " +
+            "its samples/s test that the models run, they say nothing of a GPU",
+        );
+      }
       for (const c of opts.cases) {
         const r = await benchCase(c, name, opts, torches);
         train.push(r);

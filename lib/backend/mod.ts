@@ -7,9 +7,11 @@
  * ```
  *
  * Backends, fastest first: "tensorflow-gpu" (`@tensorflow/tfjs-node-gpu`),
- * "tensorflow" (`@tensorflow/tfjs-node`), "wasm+blas" (the wasm backend with
- * matmul and convolution computed by a system CBLAS on the wasm heap),
- * "wasm" (wasm with the transposed-matmul fix), "cpu" (pure JS).
+ * "tensorflow" (`@tensorflow/tfjs-node`), "webgpu" (tfjs' WebGPU backend on
+ * Deno's `navigator.gpu`, lib/backend/webgpu.ts; "auto" takes it only on a
+ * hardware adapter), "wasm+blas" (the wasm backend with matmul and
+ * convolution computed by a system CBLAS on the wasm heap), "wasm" (wasm
+ * with the transposed-matmul fix), "cpu" (pure JS).
  *
  * @module
  */
@@ -30,6 +32,11 @@ import { registerWasmLossKernels } from "./loss_kernels.ts";
 import { registerWasmOptimizerKernels } from "./optimizer_kernels.ts";
 import { registerWasmRandomKernels } from "./random_kernels.ts";
 import {
+  activateWebGPU,
+  describeAdapter,
+  WebGPUUnavailable,
+} from "./webgpu.ts";
+import {
   activeMatMulKernels,
   registerBlasMatMulKernels,
   registerWasmMatMulKernels,
@@ -37,7 +44,7 @@ import {
 
 /** What {@linkcode initBackend} set up. */
 export interface BackendInfo {
-  /** Our name for it: "tensorflow-gpu", "tensorflow", "wasm+blas", "wasm" or "cpu". */
+  /** Our name for it: "tensorflow-gpu", "tensorflow", "webgpu", "wasm+blas", "wasm" or "cpu". */
   name: string;
   /** The tfjs backend name that is active (`tf.getBackend()`). */
   tfBackend: string;
@@ -45,6 +52,8 @@ export interface BackendInfo {
   threads: number;
   /** The BLAS library's description, for "wasm+blas". */
   blas?: string;
+  /** The GPU adapter's description, for "webgpu". */
+  adapter?: string;
   /** One line of specifics (library versions, threads). */
   detail: string;
 }
@@ -54,12 +63,20 @@ export const BACKEND_NAMES = [
   "auto",
   "tensorflow-gpu",
   "tensorflow",
+  "webgpu",
   "wasm+blas",
   "wasm",
   "cpu",
 ] as const;
 
-const AUTO_ORDER = ["tensorflow-gpu", "tensorflow", "wasm+blas", "wasm", "cpu"];
+const AUTO_ORDER = [
+  "tensorflow-gpu",
+  "tensorflow",
+  "webgpu",
+  "wasm+blas",
+  "wasm",
+  "cpu",
+];
 
 const NODE_PACKAGES: Record<string, string> = {
   "tensorflow-gpu": "@tensorflow/tfjs-node-gpu",
@@ -77,8 +94,9 @@ let warnedNoBlas = false;
  *
  * The backend is `opts.backend` unless it is "auto" or missing, then the
  * `TFJS_BACKEND` environment variable, then "auto": the first of
- * tensorflow-gpu, tensorflow, wasm+blas, wasm, cpu that loads. An explicit
- * backend that cannot load throws an Error saying what to install.
+ * tensorflow-gpu, tensorflow, webgpu (on a hardware adapter only), wasm+blas,
+ * wasm, cpu that loads. An explicit backend that cannot load throws an Error
+ * saying what to install.
  * Threads: `opts.threads`, else `TFJS_THREADS`, else
  * `navigator.hardwareConcurrency`. Calling it again with the same choice
  * returns the same info without redoing work; a different choice switches
@@ -97,7 +115,7 @@ export async function initBackend(
   } else {
     for (const name of AUTO_ORDER) {
       try {
-        info = await activate(name, threads);
+        info = await activate(name, threads, true);
         break;
       } catch (e) {
         if (!(e instanceof BackendUnavailable)) throw e;
@@ -168,11 +186,17 @@ function resolveThreads(option: number | undefined): number {
   return value;
 }
 
-function activate(name: string, threads: number): Promise<BackendInfo> {
+function activate(
+  name: string,
+  threads: number,
+  auto = false,
+): Promise<BackendInfo> {
   switch (name) {
     case "tensorflow-gpu":
     case "tensorflow":
       return activateNode(name, threads);
+    case "webgpu":
+      return activateGpu(auto);
     case "wasm+blas":
       return activateWasm(threads, requireBlas());
     case "wasm":
@@ -234,6 +258,34 @@ async function activateNode(
     tfBackend: "tensorflow",
     threads,
     detail: `${pkg} ${tf.version_core}, libtensorflow sets its own threads`,
+  };
+}
+
+// "auto" passes a software adapter by (it runs the shaders on the CPU, many
+// times slower than wasm+blas), and moves on, with a warning, from a GPU
+// that fails to start: the CPU backends still give the same results.
+async function activateGpu(auto: boolean): Promise<BackendInfo> {
+  let summary;
+  try {
+    ({ summary } = await activateWebGPU({ hardwareOnly: auto }));
+  } catch (e) {
+    if (e instanceof WebGPUUnavailable) {
+      throw new BackendUnavailable(e.message);
+    }
+    if (!auto) throw e;
+    console.warn(
+      `backend: skipping webgpu: ${(e as Error).message} Set ` +
+        "TFJS_BACKEND to choose a backend and not see this.",
+    );
+    throw new BackendUnavailable((e as Error).message);
+  }
+  return {
+    name: "webgpu",
+    tfBackend: "webgpu",
+    threads: 1,
+    adapter: summary.description,
+    detail: `${describeAdapter(summary)}, tfjs-backend-webgpu ` +
+      tf.version_core,
   };
 }
 

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
+import { mayHaveGpu, probeWebGPU } from "../../lib/backend/webgpu.ts";
 import { loadBlas } from "../../lib/backend/blas.ts";
 import {
   activeMatMulKernels,
@@ -56,10 +57,17 @@ Deno.test(
   },
 );
 
-Deno.test("auto picks wasm+blas here when a BLAS loads", async () => {
+Deno.test("auto picks wasm+blas here when a BLAS loads and no hardware GPU is there", async () => {
+  const hardware = mayHaveGpu() &&
+    (await probeWebGPU()).summary?.software === false;
   await withEnv(NO_ENV, async () => {
     const info = await initBackend();
-    // tfjs-node is not installed in this project, so auto falls through.
+    // tfjs-node is not installed in this project, so auto falls through to
+    // webgpu on a hardware adapter, else to the wasm backends.
+    if (hardware) {
+      assert.equal(info.name, "webgpu");
+      return;
+    }
     assert.equal(info.name, loadBlas() ? "wasm+blas" : "wasm");
     assert.equal(info.tfBackend, "wasm");
     assert.equal(tf.getBackend(), "wasm");
@@ -93,8 +101,8 @@ Deno.test(
   async () => {
     await withEnv(NO_ENV, async () => {
       await assert.rejects(
-        initBackend({ backend: "webgpu" }),
-        /Unknown backend "webgpu".*wasm\+blas/s,
+        initBackend({ backend: "webgl" }),
+        /Unknown backend "webgl".*wasm\+blas/s,
       );
       await withEnv({ TFJS_BACKEND: "gpu" }, async () => {
         await assert.rejects(

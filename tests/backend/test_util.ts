@@ -6,10 +6,29 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../lib/backend/mod.ts";
+import { probeWebGPU } from "../../lib/backend/webgpu.ts";
 import { seededNormalValues } from "../../lib/nn/random_normal.ts";
 
 /** Backends the tests compare. */
-export type TestBackend = "cpu" | "wasm" | "wasm+blas";
+export type TestBackend = "cpu" | "wasm" | "wasm+blas" | "webgpu";
+
+/**
+ * Whether the webgpu tests run: `ignore` when this machine has no WebGPU
+ * adapter (a dev machine without a Vulkan driver), with a line saying so.
+ * With `WEBGPU_TESTS=required` (.ci/run sets it) they always run, so a CI
+ * machine without an adapter fails them instead of skipping.
+ */
+export async function webgpuTestGate(): Promise<{ ignore: boolean }> {
+  const probe = await probeWebGPU();
+  if (probe.adapter || Deno.env.get("WEBGPU_TESTS") === "required") {
+    return { ignore: false };
+  }
+  console.warn(
+    `webgpu tests skipped: ${probe.reason} (set WEBGPU_TESTS=required to ` +
+      "fail instead)",
+  );
+  return { ignore: true };
+}
 
 /** `T` with every tensor replaced by its values as a plain `number[]`. */
 export type Plain<T> = T extends tf.Tensor ? number[]
