@@ -91,7 +91,9 @@ Deno.test("the sample score: test ~0, training digits near 0, noise and one repe
   assert.ok(test.fid < 1e-4, `test vs test fid ${test.fid}`);
   assert.ok(test.confidence > 0.98, `test confidence ${test.confidence}`);
   assert.ok(test.classEntropy > 2.29, `test entropy ${test.classEntropy}`);
-  assertAllClose([test.confidence], [ref.confidence], 1e-12);
+  // The reference may come from the cache, written by another process whose
+  // float32 sums ran in another order (thread count): equal to ~1e-9, not bits.
+  assertAllClose([test.confidence], [ref.confidence], 1e-6);
 
   // 10,000 training digits: real digits, not the test set's (the
   // classifier trained on them; the reference never saw training).
