@@ -8,6 +8,7 @@
  * @module
  */
 import { basename, join, relative } from "node:path";
+import { kingmaReference } from "./experiments/kingma_2014.ts";
 
 /** One number of a week, ours beside the reference. */
 export interface SummaryRow {
@@ -93,6 +94,24 @@ function week09(m: Metrics): WeekSummary {
   };
 }
 
+function paper(kind: string, labels: number): string {
+  const ref = kingmaReference(kind, labels);
+  if (ref) return `${ref}% (Kingma et al. 2014)`;
+  return kind === "ss_vae" ? "planned by the seed, never run" : "";
+}
+
+function week10(m: Metrics): WeekSummary {
+  const runs = (m.runs ?? []) as Record<string, unknown>[];
+  return {
+    rows: runs.map((r) => ({
+      quantity: `${r.model}, ${r.labels} labels, draw ${r.draw}: test error`,
+      ours: pct(r.testError),
+      reference: paper(String(r.kind), Number(r.labels)),
+    })),
+    figures: ["error_curves.svg", "class_grid_ss_vae.png", "class_grid_m2.png"],
+  };
+}
+
 function week11(m: Metrics): WeekSummary {
   const table = (m.raceTable ?? []) as Record<string, unknown>[];
   const conv = (m.conv ?? []) as Row[];
@@ -125,6 +144,7 @@ export const WEEK_SUMMARIES: Readonly<
 > = {
   "week08_bn_convnet.ipynb": week08,
   "week09_ff_vae.ipynb": week09,
+  "week10_semi_supervised_vae.ipynb": week10,
   "week11_rmsprop_conv_vae.ipynb": week11,
 };
 
@@ -169,7 +189,11 @@ export async function writeReport(
   await Deno.mkdir(dir, { recursive: true });
   const sections: string[] = [];
   for (const e of entries) {
-    const runDir = e.runs.at(-1);
+    // A notebook may make folders inside its run's (Week 10 saves each
+    // model in one): the run is the last folder not inside another.
+    const runDir = e.runs.filter((r) =>
+      !e.runs.some((o) => o !== r && r.startsWith(o + "/"))
+    ).at(-1);
     const metrics = runDir
       ? await readJson(join(runDir, "metrics.json"))
       : null;

@@ -71,3 +71,69 @@ Deno.test("writeReport: each week's numbers beside the reported ones, its figure
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("writeReport: Week 10's test errors beside Kingma et al.'s, read from the run folder, not the model folders inside it", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const run = join(root, "outputs", "week10", "run1");
+    const inner = join(run, "m2", "model");
+    await Deno.mkdir(inner, { recursive: true });
+    await Deno.writeTextFile(
+      join(run, "metrics.json"),
+      JSON.stringify({
+        runs: [
+          {
+            kind: "ss_vae",
+            model: "seed's model",
+            labels: 100,
+            draw: 0,
+            testError: 0.2378,
+          },
+          { kind: "m2", model: "M2", labels: 100, draw: 0, testError: 0.1608 },
+          {
+            kind: "m1m2",
+            model: "M1+M2",
+            labels: 600,
+            draw: 1,
+            testError: 0.05,
+          },
+        ],
+      }),
+    );
+    // The model folder's metrics.json must not be the one read.
+    await Deno.writeTextFile(join(inner, "metrics.json"), "{}");
+    await Deno.writeTextFile(join(run, "class_grid_m2.png"), "png");
+    const nb = join(root, "outputs", "notebooks", "w10");
+    const report = await writeReport(join(root, "outputs", "report"), [{
+      notebook: "week10_semi_supervised_vae.ipynb",
+      status: "passed",
+      wallSeconds: 900,
+      ipynb: join(nb, "a.ipynb"),
+      html: join(nb, "a.html"),
+      runs: [run, join(run, "ss_vae", "model"), inner],
+    }]);
+    const html = await Deno.readTextFile(report);
+    assert.match(
+      html,
+      /seed's model, 100 labels, draw 0: test error<\/td><td>23\.8%<\/td><td>planned by the seed, never run/,
+    );
+    assert.match(
+      html,
+      /M2, 100 labels, draw 0: test error<\/td><td>16\.1%<\/td><td>11\.97 \(±1\.71\)% \(Kingma et al\. 2014\)/,
+    );
+    assert.match(
+      html,
+      /M1\+M2, 600 labels, draw 1: test error<\/td><td>5\.0%<\/td><td>2\.59%/,
+    );
+    assert.match(
+      html,
+      /<img src="week10_semi_supervised_vae_class_grid_m2\.png"/,
+    );
+    assert.match(
+      html,
+      new RegExp(`run folder <code>${run.replaceAll("/", "\\/")}</code>`),
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -19,6 +19,8 @@ const positive = { type: "int", min: 1 } as const;
 const rate = { type: "number", min: 0, exclusiveMin: true } as const;
 const momentum = { type: "number", min: 0, max: 0.999 } as const;
 const optimizer = { type: "enum", values: OPTIMIZER_NAMES } as const;
+const weighting = { type: "enum", values: ["kingma", "batch"] } as const;
+const weight = { type: "number", min: 0 } as const;
 
 /** Week 8: the batch-normalized convnet on Dogs vs. Cats. */
 export const WEEK08_PARAMETERS: ParamSchema = {
@@ -72,6 +74,43 @@ export const WEEK09_PARAMETERS: ParamSchema = {
   resume: { type: "string" },
 };
 
+/** Week 10: the semi-supervised VAEs against Kingma et al. (2014). */
+export const WEEK10_PARAMETERS: ParamSchema = {
+  backend,
+  threads,
+  dataset: { type: "enum", values: ["mnist-full", "mnist"] },
+  trainLimit: count,
+  evalLimit: count,
+  budgets: { type: "int[]", min: 10, minLength: 1 },
+  draws: positive,
+  models: {
+    type: "enum[]",
+    values: ["ss_vae", "m2", "m1m2", "supervised"],
+    minLength: 1,
+  },
+  batchSize: { type: "int", min: 2 },
+  labelledBatchSize: { type: "int", min: 2 },
+  learningRate: rate,
+  ssEncSizes: { type: "int[]", min: 1, minLength: 1 },
+  ssDecSizes: { type: "int[]", min: 1, minLength: 1 },
+  ssCodeSize: positive,
+  ssEpochs: positive,
+  ssWeighting: weighting,
+  ssClassWeight: weight,
+  m2Hidden: positive,
+  m2CodeSize: positive,
+  m2Epochs: positive,
+  m2Weighting: weighting,
+  m2ClassWeight: weight,
+  m1Hidden: { type: "int[]", min: 1, minLength: 1 },
+  m1Epochs: positive,
+  m1m2Epochs: positive,
+  m1m2Weighting: weighting,
+  m1m2ClassWeight: weight,
+  supervisedEpochs: positive,
+  seed,
+};
+
 /** Week 11: optimizers for the VAEs, the sample score, the convolutional VAE. */
 export const WEEK11_PARAMETERS: ParamSchema = {
   backend,
@@ -102,5 +141,6 @@ export const WEEK11_PARAMETERS: ParamSchema = {
 export const NOTEBOOK_PARAMETERS: Readonly<Record<string, ParamSchema>> = {
   "week08_bn_convnet.ipynb": WEEK08_PARAMETERS,
   "week09_ff_vae.ipynb": WEEK09_PARAMETERS,
+  "week10_semi_supervised_vae.ipynb": WEEK10_PARAMETERS,
   "week11_rmsprop_conv_vae.ipynb": WEEK11_PARAMETERS,
 };

@@ -28,7 +28,7 @@ import type { ImageLayout } from "../data/images.ts";
 import type { NormTap } from "../nn/batch_norm.ts";
 import type { BatchNormSite } from "../nn/batch_norm_model.ts";
 import { ConvBN } from "../nn/conv_bn.ts";
-import { DenseBN } from "../nn/dense_bn.ts";
+import { DenseBN, seededLayers } from "../nn/dense_bn.ts";
 import { depoolConv2d } from "../nn/depool.ts";
 import type { NormMode } from "../nn/module.ts";
 import { deriveSeed } from "../random.ts";
@@ -166,18 +166,7 @@ export class ConvVAE extends GaussianVAE<tf.Tensor4D> {
         initScale: c.initScale,
         name,
       });
-    const dense = (
-      i: number,
-      o: number,
-      activation: DenseBN["activation"],
-      name: string,
-    ) =>
-      new DenseBN(i, o, {
-        seed: deriveSeed(c.seed, "init", name),
-        activation,
-        initScale: c.initScale,
-        name,
-      });
+    const dense = seededLayers(c.seed, { initScale: c.initScale }).denseBN;
     const enc = [c.imageChannels, ...c.encChannels];
     this.encoderConvs = c.encChannels.map((ch, i) =>
       conv(enc[i], ch, "relu", 2, `enc${i}`)

@@ -15,12 +15,48 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { ImageLayout } from "../data/images.ts";
 import type { NormTap } from "../nn/batch_norm.ts";
 import type { BatchNormSite } from "../nn/batch_norm_model.ts";
-import { DenseBN } from "../nn/dense_bn.ts";
+import { DenseBN, type SeededLayers, seededLayers } from "../nn/dense_bn.ts";
 import type { NormMode } from "../nn/module.ts";
-import { deriveSeed } from "../random.ts";
 import { GaussianVAE } from "./vae.ts";
 
 export { type VAECost, vaeCostTerms } from "./vae.ts";
+
+/**
+ * The seed's encoder (vae.py): linear + batch norm layers through
+ * `sizes`, ReLU on each but the last, which is tanh.
+ */
+export function seedEncoder(
+  layer: SeededLayers["denseBN"],
+  inputs: number,
+  sizes: number[],
+): DenseBN[] {
+  const dims = [inputs, ...sizes];
+  return sizes.map((s, i) =>
+    layer(dims[i], s, i < sizes.length - 1 ? "relu" : "tanh", `enc${i}`)
+  );
+}
+
+/**
+ * The seed's decoder: linear + batch norm layers from `inputs` through
+ * `sizes` to `outputs`, the first linear, then ReLU, and hard tanh on the
+ * output.
+ */
+export function seedDecoder(
+  layer: SeededLayers["denseBN"],
+  inputs: number,
+  sizes: number[],
+  outputs: number,
+): DenseBN[] {
+  const dims = [inputs, ...sizes, outputs];
+  return dims.slice(1).map((s, i) =>
+    layer(
+      dims[i],
+      s,
+      i === 0 ? "linear" : i === dims.length - 2 ? "hardtanh" : "relu",
+      `dec${i}`,
+    )
+  );
+}
 
 /** Architecture of {@linkcode FFVAE}. */
 export interface FFVAEConfig {
@@ -55,34 +91,13 @@ export class FFVAE extends GaussianVAE<tf.Tensor2D> {
     if (encSizes.length === 0 || decSizes.length === 0) {
       throw new Error("FFVAE needs at least one encoder and one decoder size");
     }
-    const layer = (
-      i: number,
-      o: number,
-      activation: DenseBN["activation"],
-      name: string,
-    ) =>
-      new DenseBN(i, o, {
-        seed: deriveSeed(config.seed, "init", name),
-        activation,
-        initScale: config.initScale,
-        name,
-      });
-    const enc = [inputSize, ...encSizes];
-    this.encoder = encSizes.map((s, i) =>
-      layer(enc[i], s, i < encSizes.length - 1 ? "relu" : "tanh", `enc${i}`)
-    );
+    const layer = seededLayers(config.seed, { initScale: config.initScale })
+      .denseBN;
+    this.encoder = seedEncoder(layer, inputSize, encSizes);
     const last = encSizes[encSizes.length - 1];
     this.muHead = layer(last, codeSize, "linear", "mu");
     this.sigmaHead = layer(last, codeSize, "softplus", "sigma");
-    const dec = [codeSize, ...decSizes, inputSize];
-    this.decoder = dec.slice(1).map((s, i) =>
-      layer(
-        dec[i],
-        s,
-        i === 0 ? "linear" : i === dec.length - 2 ? "hardtanh" : "relu",
-        `dec${i}`,
-      )
-    );
+    this.decoder = seedDecoder(layer, codeSize, decSizes, inputSize);
   }
 
   /** q(z|x): the code's mean and standard deviation. */

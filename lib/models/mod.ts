@@ -8,6 +8,9 @@ import type { Module } from "../nn/module.ts";
 import { BNConvNet, type BNConvNetConfig } from "./bn_convnet.ts";
 import { ConvVAE, type ConvVAEConfig } from "./conv_vae.ts";
 import { FFVAE, type FFVAEConfig } from "./ff_vae.ts";
+import { M1, type M1Config } from "./m1.ts";
+import { M2, type M2Config } from "./m2.ts";
+import { SSVAE, type SSVAEConfig } from "./ss_vae.ts";
 
 /** A model that can be saved in a run folder and rebuilt from it. */
 export interface SavableModel extends Module {
@@ -22,6 +25,9 @@ export const MODEL_BUILDERS: Record<string, (config: never) => SavableModel> = {
   bn_convnet: (config: BNConvNetConfig) => new BNConvNet(config),
   conv_vae: (config: ConvVAEConfig) => new ConvVAE(config),
   ff_vae: (config: FFVAEConfig) => new FFVAE(config),
+  m1: (config: M1Config) => new M1(config),
+  m2: (config: M2Config) => new M2(config),
+  ss_vae: (config: SSVAEConfig) => new SSVAE(config),
 };
 
 /** Builds a model of `kind` from `config`; the error lists the known kinds. */

@@ -9,6 +9,7 @@ import { activate, type Activation } from "./activations.ts";
 import { BatchNorm, type NormTap } from "./batch_norm.ts";
 import { Dense } from "./dense.ts";
 import type { Module, NormMode } from "./module.ts";
+import { deriveSeed } from "../random.ts";
 
 /** Options for {@linkcode DenseBN}. */
 export interface DenseBNOptions {
@@ -67,4 +68,80 @@ export class DenseBN implements Module {
   state(): tf.Variable[] {
     return this.bn?.state() ?? [];
   }
+}
+
+/** Glorot and Bengio's uniform scale, `sqrt(6 / (inputs + outputs))`. */
+export function glorotScale(inputs: number, outputs: number): number {
+  return Math.sqrt(6 / (inputs + outputs));
+}
+
+/** How {@linkcode seededLayers} scales each layer's initial weights. */
+export interface SeededLayerOptions {
+  /** A fixed uniform scale, or one computed from the layer's sizes (e.g. {@linkcode glorotScale}). */
+  initScale?: number | ((inputs: number, outputs: number) => number);
+  /** False drops batch norm from every DenseBN made. Default true. */
+  batchNorm?: boolean;
+}
+
+/** The layer makers {@linkcode seededLayers} returns. */
+export interface SeededLayers {
+  /** A DenseBN layer named `name`. */
+  denseBN(
+    inputs: number,
+    outputs: number,
+    activation: Activation,
+    name: string,
+  ): DenseBN;
+  /** A plain Dense layer named `name` (no batch norm, no activation). */
+  dense(inputs: number, outputs: number, name: string): Dense;
+  /** DenseBN layers from `inputs` through `sizes`, named `${prefix}0`, `${prefix}1`, ... */
+  stack(
+    inputs: number,
+    sizes: number[],
+    activation: Activation,
+    prefix: string,
+  ): DenseBN[];
+}
+
+/**
+ * Layer makers for one model: each layer's weights are seeded by its name
+ * (`deriveSeed(seed, "init", name)`), so adding or removing a layer never
+ * moves another layer's initialization.
+ */
+export function seededLayers(
+  seed: number,
+  opts: SeededLayerOptions = {},
+): SeededLayers {
+  const scale = (i: number, o: number) =>
+    typeof opts.initScale === "function"
+      ? opts.initScale(i, o)
+      : opts.initScale;
+  const denseBN = (
+    inputs: number,
+    outputs: number,
+    activation: Activation,
+    name: string,
+  ) =>
+    new DenseBN(inputs, outputs, {
+      seed: deriveSeed(seed, "init", name),
+      activation,
+      batchNorm: opts.batchNorm,
+      initScale: scale(inputs, outputs),
+      name,
+    });
+  return {
+    denseBN,
+    dense: (inputs, outputs, name) =>
+      new Dense(inputs, outputs, {
+        seed: deriveSeed(seed, "init", name),
+        initScale: scale(inputs, outputs),
+        name,
+      }),
+    stack: (inputs, sizes, activation, prefix) => {
+      const dims = [inputs, ...sizes];
+      return sizes.map((s, i) =>
+        denseBN(dims[i], s, activation, `${prefix}${i}`)
+      );
+    },
+  };
 }

@@ -73,20 +73,26 @@ export function sumSquaredError(x: tf.Tensor, y: tf.Tensor): tf.Scalar {
   );
 }
 
+/** `1 + 2 log sigma - sigma^2 - mu^2`, each element; the KL is -1/2 its sum. */
+function klTerms(mu: tf.Tensor, sigma: tf.Tensor): tf.Tensor {
+  const logSigma = tf.log(tf.add(sigma, 1e-12));
+  return tf.add(
+    tf.sub(tf.sub(tf.mul(logSigma, 2), tf.square(sigma)), tf.square(mu)),
+    1,
+  );
+}
+
+/** `KL(N(mu, sigma^2) || N(0, I))` per row (summed over the last axis), `[n]`. */
+export function gaussianKLRows(
+  mu: tf.Tensor2D,
+  sigma: tf.Tensor2D,
+): tf.Tensor1D {
+  return tf.mul(-0.5, tf.sum(klTerms(mu, sigma), -1));
+}
+
 /** `KL(N(mu, sigma^2) || N(0, I))` summed over every element, as a scalar. */
 export function gaussianKL(mu: tf.Tensor, sigma: tf.Tensor): tf.Scalar {
-  if (!fused(GAUSSIAN_KL)) {
-    const logSigma = tf.log(tf.add(sigma, 1e-12));
-    return tf.mul(
-      -0.5,
-      tf.sum(
-        tf.add(
-          tf.sub(tf.sub(tf.mul(logSigma, 2), tf.square(sigma)), tf.square(mu)),
-          1,
-        ),
-      ),
-    );
-  }
+  if (!fused(GAUSSIAN_KL)) return tf.mul(-0.5, tf.sum(klTerms(mu, sigma)));
   return fusedScalarOp(
     GAUSSIAN_KL,
     GAUSSIAN_KL_GRAD,

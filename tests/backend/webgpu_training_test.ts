@@ -11,7 +11,10 @@ import { initBackend } from "../../lib/backend/mod.ts";
 import { BNConvNet } from "../../lib/models/bn_convnet.ts";
 import { ConvVAE } from "../../lib/models/conv_vae.ts";
 import { FFVAE } from "../../lib/models/ff_vae.ts";
+import { M1 } from "../../lib/models/m1.ts";
+import { M2 } from "../../lib/models/m2.ts";
 import { MnistClassifier } from "../../lib/models/mnist_classifier.ts";
+import { SSVAE } from "../../lib/models/ss_vae.ts";
 import type { Module } from "../../lib/nn/module.ts";
 import { makeOptimizer, type OptimizerSpec } from "../../lib/optim/mod.ts";
 import { trainStep } from "../../lib/train.ts";
@@ -43,6 +46,24 @@ function images<T extends tf.Tensor = tf.Tensor>(
   for (let i = 0; i < v.length; i++) v[i] = 1 / (1 + Math.exp(-v[i]));
   return tf.tensor(v, shape) as T;
 }
+
+/** A Week 10 batch: `nl` labelled images (one-hot labels) and `nu` unlabelled. */
+function semiBatch(nl: number, nu: number, seed: number) {
+  return {
+    labelled: {
+      x: images<tf.Tensor2D>([nl, 784], seed),
+      y: tf.oneHot(labels(nl, 10, seed + 1), 10).toFloat() as tf.Tensor2D,
+    },
+    unlabelled: images<tf.Tensor2D>([nu, 784], seed + 2),
+  };
+}
+
+/** Kingma's weighting for a labelled pool of 100 in 1,000 images. */
+const WEEK10_WEIGHTS = {
+  labelled: 0.025,
+  unlabelled: 0.0225,
+  classification: 1,
+};
 
 function labels(n: number, classes: number, seed: number): tf.Tensor1D {
   const v = randn(n, seed);
@@ -131,6 +152,53 @@ const CASES: Record<string, Case> = {
         "train",
       ).loss,
     optimizer: { name: "nesterov", learningRate: 0.01, momentum: 0.95 },
+  },
+  "Week 10 seed's semi-supervised VAE (adam)": {
+    model: () =>
+      new SSVAE({
+        inputSize: 784,
+        classes: 10,
+        encSizes: [16, 12],
+        decSizes: [12, 16],
+        codeSize: 4,
+        seed: 10,
+      }),
+    loss: (m, step) =>
+      (m as SSVAE).cost(
+        semiBatch(3, 4, 700 + 10 * step),
+        "train",
+        step,
+        WEEK10_WEIGHTS,
+      ).total,
+    optimizer: { name: "adam", learningRate: 1e-3 },
+  },
+  "Week 10 M2, the sum over labels (adam)": {
+    model: () =>
+      new M2({
+        inputSize: 784,
+        classes: 10,
+        codeSize: 4,
+        classifierSizes: [12],
+        encoderSizes: [12],
+        decoderSizes: [12],
+        seed: 20,
+      }),
+    loss: (m, step) =>
+      (m as M2).cost(
+        semiBatch(3, 4, 800 + 10 * step),
+        "train",
+        step,
+        WEEK10_WEIGHTS,
+      ).total,
+    optimizer: { name: "adam", learningRate: 1e-3 },
+  },
+  "Week 10 M1, for M1+M2 (adam)": {
+    model: () =>
+      new M1({ inputSize: 784, hiddenSizes: [16, 12], codeSize: 4, seed: 30 }),
+    loss: (m, step) =>
+      (m as M1).cost(images<tf.Tensor2D>([5, 784], 900 + step), "train", step)
+        .total,
+    optimizer: { name: "adam", learningRate: 1e-3 },
   },
   "sample-score MNIST classifier (adam)": {
     model: () => new MnistClassifier({ seed: 6, filters: [3, 4], features: 8 }),

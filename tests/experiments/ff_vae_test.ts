@@ -84,7 +84,8 @@ Deno.test("trainVAE logs the cost and its terms per example and repeats with its
   });
   assertAllClose([v.cost], [history[2].valid_cost], 1e-5);
   const again = await run();
-  const strip = (h: typeof history) => h.map(({ seconds: _s, time: _t, ...r }) => r);
+  const strip = (h: typeof history) =>
+    h.map(({ seconds: _s, time: _t, ...r }) => r);
   assert.deepEqual(strip(again.history), strip(history));
 });
 
