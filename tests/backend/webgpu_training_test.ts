@@ -270,8 +270,12 @@ const UPDATE_TOL = 5e-3;
 // of an exact zero: a bias before batch norm, whose shift the normalization
 // removes. Normalizing optimizers (Adam, RMSProp) turn its sign into a full
 // step, different on every backend, so such variables are checked for being
-// noise on webgpu too rather than for their values.
-const NOISE = 1e-6;
+// noise on webgpu too rather than for their values. M2's first layer of
+// q(z|x, y) sums each image's term over its ten enumerated labels, which puts
+// its zero bias gradient at 1.5e-6 of the model's largest on cpu: 1e-5 is
+// below every real gradient here (the smallest, the seed's semi-supervised
+// VAE's mu_bn_b, is 8.8e-5 of its model's largest on cpu).
+const NOISE = 1e-5;
 
 for (const [name, c] of Object.entries(CASES)) {
   Deno.test({
@@ -301,7 +305,8 @@ for (const [name, c] of Object.entries(CASES)) {
         const gradErr = maxDiff(a.values, e.values) / maxAbs(e.values);
         assert.ok(
           gradErr <= GRAD_TOL,
-          `${e.name}: gradient off by ${gradErr} of its largest element`,
+          `${e.name}: gradient off by ${gradErr} of its largest element ` +
+            `(${maxAbs(e.values)} on cpu, the model's largest ${top})`,
         );
         const update = maxDiff(
           expected.stepped[i].values,
