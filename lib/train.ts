@@ -139,7 +139,6 @@ export async function fit(opts: FitOptions): Promise<EpochRecord[]> {
   let sums: Record<string, number> = { ...from?.partial.sums };
   let weight = from?.partial.weight ?? 0;
   let reference = from?.reference ?? null;
-  let firstSum = 0, firstSteps = 0;
   const bar = opts.label === false
     ? null
     : progress(total.reduce((a, b) => a + b, 0), {
@@ -203,9 +202,11 @@ export async function fit(opts: FitOptions): Promise<EpochRecord[]> {
         }
         if (entries.length > 0) {
           const [k, v] = entries[0];
+          // The start is the first step's value, the model as initialized:
+          // a mean over the first steps would take in a blow-up that begins
+          // at once (a learning rate of 3 on Week 9's VAE).
           if (reference === null) {
-            firstSum += v;
-            if (++firstSteps === 20) reference = firstSum / 20;
+            reference = v;
           } else if (reference > 0 && v > guardFactor * reference) {
             throw new DivergenceError(
               `training diverged: ${k} is ${v.toPrecision(4)} at ` +

@@ -270,6 +270,17 @@ Deno.test("fit: a finite blow-up far above the start stops training, naming wher
       /cost is 5\.000e\+14 at epoch 1, step 41, over 100 times its start \(50\.00\)\. Lower the learning rate/
         .test(e.message),
   );
+  // A blow-up from the first update on (a learning rate of 3 on Week 9's
+  // VAE: 4.7e12 as the first epoch's mean) stops at the second step.
+  await assert.rejects(
+    fit({
+      epochs: 1,
+      label: false,
+      steps: () => 100,
+      step: (_e, i) => ({ cost: 200 * 10 ** (3 * i) }),
+    }),
+    /cost is 2\.000e\+5 at epoch 1, step 2, over 100 times its start \(200\.0\)/,
+  );
   // A cost that only falls is left alone, and a factor can be given.
   await fit({
     epochs: 1,
