@@ -3,7 +3,7 @@
 Called by scripts/run_notebook.ts as
 
     /usr/bin/python3 scripts/execute_notebook.py IN.ipynb OUT.ipynb OUT.html \
-        --cwd DIR --kernel deno --timeout SECONDS
+        --cwd DIR --kernel deno [--timeout SECONDS]
 
 with JUPYTER_PATH pointing at the project-local kernelspec. The executed
 notebook is written even when a cell fails, so the partial run can be read.
@@ -140,7 +140,9 @@ def main():
     parser.add_argument("out_html")
     parser.add_argument("--cwd", required=True)
     parser.add_argument("--kernel", default="deno")
-    parser.add_argument("--timeout", type=int, default=1800)
+    # 0: no per-cell limit (papermill's default): a week's training cell
+    # may run for hours at the full table's settings.
+    parser.add_argument("--timeout", type=int, default=0)
     parser.add_argument("--echo", action="store_true",
                         help="copy printed cell output to stderr live")
     args = parser.parse_args()
@@ -148,7 +150,7 @@ def main():
     nb = nbformat.read(args.input, as_version=4)
     client = DenoNotebookClient(
         nb,
-        timeout=args.timeout,
+        timeout=args.timeout or None,
         kernel_name=args.kernel,
         resources={"metadata": {"path": args.cwd}},
         startup_timeout=120,

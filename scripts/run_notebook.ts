@@ -331,7 +331,7 @@ export interface RunOptions {
   params?: Overrides;
   /** Replaces `<repo>/outputs/notebooks`: the run goes to `<outDir>/<notebook-name>/<run-id>/`. */
   outDir?: string;
-  /** Per-cell timeout in seconds; default 1800. */
+  /** Per-cell timeout in seconds; default none (as papermill). */
   timeoutS?: number;
   /** Show the cells' printed output on stderr while they run. */
   live?: boolean;
@@ -434,8 +434,7 @@ export async function runNotebook(
           dirname(path),
           "--kernel",
           "deno",
-          "--timeout",
-          String(opts.timeoutS ?? 1800),
+          ...(opts.timeoutS ? ["--timeout", String(opts.timeoutS)] : []),
           ...(opts.live ? ["--echo"] : []),
         ],
         env: {

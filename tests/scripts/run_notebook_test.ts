@@ -430,3 +430,35 @@ Deno.test("runner CLI: SIGTERM stops the kernel, saves the partial notebook, mar
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("runner CLI: --timeout limits each cell; past it the cell fails, naming the limit", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const run = (extra: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          join(REPO_ROOT, "scripts", "run_notebook.ts"),
+          join(REPO_ROOT, "tests", "fixtures", "long.ipynb"),
+          "-p",
+          `pidFile=${join(tmp, "pid")}`,
+          "-p",
+          `outRoot=${join(tmp, "runs")}`,
+          "--out",
+          join(tmp, "notebooks"),
+          ...extra,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const out = await run(["--timeout", "3"]);
+    const text = new TextDecoder().decode(out.stdout) +
+      new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 1, text);
+    assert.match(text, /timed out .*after 3 seconds/);
+    assert.doesNotMatch(text, /never reached/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
