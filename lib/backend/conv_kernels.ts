@@ -62,7 +62,7 @@ import {
   REDUCE_KERNEL_NAMES,
   registerWasmReduceKernels,
 } from "./reduce_kernels.ts";
-import { wasmKernels } from "./wasm_kernels.ts";
+import { type WasmKernels, wasmKernels } from "./wasm_kernels.ts";
 import {
   allocScratch,
   asWasmBackend,
@@ -130,25 +130,21 @@ function imagesPerChunk(g: ConvGeometry, bound = SCRATCH_FLOATS): number {
 }
 
 /**
- * `g` in the order our SIMD module's `im2col_rows` and `col2im_rows` take
- * it, after their two pointers.
+ * Rows `[rowStart, rowEnd)` of our SIMD module's `im2col_rows` or
+ * `col2im_rows` (the same arguments) from `from` into `to`, both on the heap.
  */
-function rowKernelGeometry(g: ConvGeometry): [
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-] {
-  return [
+function heapRowKernel(
+  k: WasmKernels,
+  kernel: "im2col_rows" | "col2im_rows",
+  from: Float32Array,
+  to: Float32Array,
+  g: ConvGeometry,
+  rowStart: number,
+  rowEnd: number,
+): void {
+  k[kernel](
+    from.byteOffset,
+    to.byteOffset,
     g.inH,
     g.inW,
     g.inC,
@@ -162,7 +158,9 @@ function rowKernelGeometry(g: ConvGeometry): [
     g.dilationW,
     g.padTop,
     g.padLeft,
-  ];
+    rowStart,
+    rowEnd,
+  );
 }
 
 /**
@@ -183,13 +181,7 @@ function heapIm2col(
     im2col(x, g, col, rowStart, rowEnd);
     return;
   }
-  k.im2col_rows(
-    x.byteOffset,
-    col.byteOffset,
-    ...rowKernelGeometry(g),
-    rowStart,
-    rowEnd,
-  );
+  heapRowKernel(k, "im2col_rows", x, col, g, rowStart, rowEnd);
 }
 
 /**
@@ -209,13 +201,7 @@ function heapCol2im(
     col2im(col, g, dx, rowStart, rowEnd);
     return;
   }
-  k.col2im_rows(
-    col.byteOffset,
-    dx.byteOffset,
-    ...rowKernelGeometry(g),
-    rowStart,
-    rowEnd,
-  );
+  heapRowKernel(k, "col2im_rows", col, dx, g, rowStart, rowEnd);
 }
 
 /**
