@@ -42,10 +42,10 @@ import {
   type CostWeights,
   type SemiSupervisedBatch,
   type SemiSupervisedCost,
+  semiSupervisedCost,
   type SemiSupervisedModel,
   sitesOf,
   softmaxCrossEntropyRows,
-  weightedCost,
 } from "./ss_vae.ts";
 
 /** The observation model `p(x|y,z)`. */
@@ -340,16 +340,12 @@ export class M2 implements SemiSupervisedModel {
       const lu = tf.slice(logits, [nl, 0], [nu, -1]);
       unlabelledBound = unlabelledCost(lu, perLabel);
     }
-    const total = weightedCost(weights, labelledBound, ce, unlabelledBound);
-    return {
-      total,
-      terms: {
-        labelled_bound: labelledBound,
-        unlabelled_bound: unlabelledBound,
-        labelled_cross_entropy: ce,
-        labelled_errors: errors,
-      },
-    };
+    return semiSupervisedCost(weights, {
+      labelled_bound: labelledBound,
+      unlabelled_bound: unlabelledBound,
+      labelled_cross_entropy: ce,
+      labelled_errors: errors,
+    });
   }
 
   /** The unlabelled training pass over `x`, outputs discarded (for recalibration). */

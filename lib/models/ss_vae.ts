@@ -59,23 +59,26 @@ export interface CostWeights {
 }
 
 /**
- * `labelled * (labelledBound + classification * crossEntropy) + unlabelled *
- * unlabelledBound`: the cost both semi-supervised models minimize, from the
- * sums over a step's labelled and unlabelled examples.
+ * A step's {@linkcode SemiSupervisedCost} from its sums over the labelled
+ * and unlabelled examples: the total both semi-supervised models minimize,
+ * `labelled * (labelled_bound + classification * labelled_cross_entropy) +
+ * unlabelled * unlabelled_bound`, beside the terms themselves.
  */
-export function weightedCost(
+export function semiSupervisedCost(
   weights: CostWeights,
-  labelledBound: tf.Scalar,
-  crossEntropy: tf.Scalar,
-  unlabelledBound: tf.Scalar,
-): tf.Scalar {
-  return tf.add(
+  terms: SemiSupervisedCost["terms"],
+): SemiSupervisedCost {
+  const total = tf.add(
     tf.mul(
       weights.labelled,
-      tf.add(labelledBound, tf.mul(weights.classification, crossEntropy)),
+      tf.add(
+        terms.labelled_bound,
+        tf.mul(weights.classification, terms.labelled_cross_entropy),
+      ),
     ),
-    tf.mul(weights.unlabelled, unlabelledBound),
+    tf.mul(weights.unlabelled, terms.unlabelled_bound),
   ) as tf.Scalar;
+  return { total, terms };
 }
 
 /**
@@ -337,19 +340,15 @@ export class SSVAE implements SemiSupervisedModel {
     const labelledBound = bound(0, nl);
     const unlabelledBound = bound(nl, nu);
     const ce = tf.sum(r.crossEntropy) as tf.Scalar;
-    const total = weightedCost(weights, labelledBound, ce, unlabelledBound);
-    return {
-      total,
-      terms: {
-        labelled_bound: labelledBound,
-        unlabelled_bound: unlabelledBound,
-        labelled_cross_entropy: ce,
-        labelled_errors: classificationErrors(
-          tf.slice(r.logits, [0, 0], [nl, -1]),
-          batch.labelled.y,
-        ),
-      },
-    };
+    return semiSupervisedCost(weights, {
+      labelled_bound: labelledBound,
+      unlabelled_bound: unlabelledBound,
+      labelled_cross_entropy: ce,
+      labelled_errors: classificationErrors(
+        tf.slice(r.logits, [0, 0], [nl, -1]),
+        batch.labelled.y,
+      ),
+    });
   }
 
   /** The training pass over unlabelled `x`, outputs discarded (for recalibration). */
