@@ -97,6 +97,7 @@ export const WEEK10_PARAMETERS: ParamSchema = {
   ssEpochs: positive,
   ssWeighting: weighting,
   ssClassWeight: weight,
+  ssEntropyWeight: weight,
   m2Hidden: positive,
   m2CodeSize: positive,
   m2Epochs: positive,

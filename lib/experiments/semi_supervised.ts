@@ -440,6 +440,8 @@ export interface Week10Params {
   ssEpochs: number;
   ssWeighting: Weighting;
   ssClassWeight: number;
+  /** The entropy of `y'` in an unlabelled row's cost (0: the seed's cost; see lib/models/ss_vae.ts). */
+  ssEntropyWeight: number;
   /** M2 (and M2 of M1+M2): hidden size of each of its three networks, code size. */
   m2Hidden: number;
   m2CodeSize: number;
@@ -520,6 +522,7 @@ export function buildSemiSupervisedModel(
       encSizes: params.ssEncSizes,
       decSizes: params.ssDecSizes,
       codeSize: params.ssCodeSize,
+      entropyWeight: params.ssEntropyWeight,
       seed,
     });
   }

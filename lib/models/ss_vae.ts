@@ -15,6 +15,12 @@
  *   on only *part* of the code layer"). Without labels it is a VAE whose
  *   decoder also sees a free softmax code.
  *
+ * Beyond the seed: `entropyWeight` adds `entropyWeight * H(y')` of each
+ * unlabelled row to its cost (entropy minimization, Grandvalet and Bengio,
+ * "Semi-supervised Learning by Entropy Minimization", NIPS 2004), which
+ * pushes each unlabelled `y'` towards one class instead of leaving it a
+ * free soft code; 0 (the default) is the seed's cost.
+ *
  * Gradients of the reconstruction reach `y'` through the decoder, so an
  * unlabelled example trains the classifier too: whatever 10-way soft code
  * helps reconstruction, which the labelled examples pull towards the
@@ -178,6 +184,11 @@ export function softmaxCrossEntropyRows(
   return tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1));
 }
 
+/** `-sum(softmax(logits) * log softmax(logits))` over every row, a scalar. */
+export function softmaxEntropy(logits: tf.Tensor2D): tf.Scalar {
+  return tf.neg(tf.sum(tf.mul(tf.softmax(logits), tf.logSoftmax(logits))));
+}
+
 /** Number of rows whose largest logit is not the label's, as a scalar. */
 export function classificationErrors(
   logits: tf.Tensor2D,
@@ -206,6 +217,11 @@ export interface SSVAEConfig {
   seed: number;
   /** Uniform init scale; default 0.1 as in the seed. */
   initScale?: number;
+  /**
+   * Weight of the entropy of `y'` in each unlabelled row's cost, relative to
+   * its bound; default 0 (the seed's cost). See the module's documentation.
+   */
+  entropyWeight?: number;
 }
 
 /** The seed's semi-supervised VAE (see the module's documentation). */
@@ -340,7 +356,7 @@ export class SSVAE implements SemiSupervisedModel {
     const labelledBound = bound(0, nl);
     const unlabelledBound = bound(nl, nu);
     const ce = tf.sum(r.crossEntropy) as tf.Scalar;
-    return semiSupervisedCost(weights, {
+    const cost = semiSupervisedCost(weights, {
       labelled_bound: labelledBound,
       unlabelled_bound: unlabelledBound,
       labelled_cross_entropy: ce,
@@ -349,6 +365,16 @@ export class SSVAE implements SemiSupervisedModel {
         batch.labelled.y,
       ),
     });
+    const entropyWeight = this.config.entropyWeight ?? 0;
+    if (entropyWeight === 0 || nu === 0) return cost;
+    const entropy = softmaxEntropy(tf.slice(r.logits, [nl, 0], [nu, -1]));
+    return {
+      total: tf.add(
+        cost.total,
+        tf.mul(weights.unlabelled * entropyWeight, entropy),
+      ),
+      terms: cost.terms,
+    };
   }
 
   /** The training pass over unlabelled `x`, outputs discarded (for recalibration). */

@@ -137,6 +137,44 @@ Deno.test("the seed's cost: squared error + KL + 1{labelled} * CE, against a han
   assertAllClose(c.total, [total], 1e-4);
 });
 
+Deno.test("entropyWeight adds w * H(y') of each unlabelled row to the total, weighted as the unlabelled rows are; the logged terms are unchanged", () => {
+  const batch = {
+    labelled: {
+      x: tf.tensor2d(x.slice(0, 2)),
+      y: tf.oneHot(labels, 3).toFloat() as tf.Tensor2D,
+    },
+    unlabelled: tf.tensor2d(x.slice(2)),
+  };
+  const w = { labelled: 0.5, unlabelled: 2, classification: 3 };
+  const plain = new SSVAE(config);
+  const withEntropy = new SSVAE({ ...config, entropyWeight: 4 });
+  perturb(plain);
+  perturb(withEntropy);
+  // By hand: the unlabelled row's y' and its entropy.
+  const h = layerByHand(withEntropy.encoder[0], x.slice(2));
+  const p = softmax(layerByHand(withEntropy.classHead, h)[0]);
+  const entropy = -p.reduce((s, q) => s + q * Math.log(q), 0);
+  assert.ok(entropy > 0.01, `y' is nearly one-hot (H = ${entropy})`);
+
+  const a = plain.cost(batch, "population", seed, w);
+  const b = withEntropy.cost(batch, "population", seed, w);
+  assertAllClose(b.total, [a.total.dataSync()[0] + 2 * 4 * entropy], 1e-4);
+  for (const k of Object.keys(a.terms) as (keyof typeof a.terms)[]) {
+    assertAllClose(b.terms[k], a.terms[k].dataSync() as Float32Array, 1e-6);
+  }
+  // Without unlabelled rows there is nothing to add.
+  const labelledOnly = {
+    ...batch,
+    unlabelled: tf.zeros([0, 4]) as tf.Tensor2D,
+  };
+  assertAllClose(
+    withEntropy.cost(labelledOnly, "population", seed, w).total,
+    plain.cost(labelledOnly, "population", seed, w).total
+      .dataSync() as Float32Array,
+    1e-5,
+  );
+});
+
 Deno.test("the labelled mask: one-hot labels into the decoder and CE for labelled rows only; an unlabelled row's label is never read", () => {
   const model = new SSVAE(config);
   const xs = tf.tensor2d(x);
