@@ -440,7 +440,7 @@ export interface Week10Params {
   ssEpochs: number;
   ssWeighting: Weighting;
   ssClassWeight: number;
-  /** The entropy of `y'` in an unlabelled row's cost (0: the seed's cost; see lib/models/ss_vae.ts). */
+  /** Weight of the entropy of `y'` in an unlabelled row's cost (0: the seed's cost; see lib/models/ss_vae.ts). */
   ssEntropyWeight: number;
   /** M2 (and M2 of M1+M2): hidden size of each of its three networks, code size. */
   m2Hidden: number;
