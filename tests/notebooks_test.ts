@@ -86,6 +86,7 @@ const NOTEBOOKS: Record<string, NotebookCase> = {
       m1Epochs: 1,
       m1m2Epochs: 1,
       supervisedEpochs: 2,
+      lrDecayEpochs: 2, // runs the schedule's path (the baseline's 2nd epoch at half the rate)
     },
     expect: ["image/png", "image/svg+xml"],
   },

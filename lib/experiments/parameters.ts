@@ -91,6 +91,7 @@ export const WEEK10_PARAMETERS: ParamSchema = {
   batchSize: { type: "int", min: 2 },
   labelledBatchSize: { type: "int", min: 2 },
   learningRate: rate,
+  lrDecayEpochs: count,
   ssEncSizes: { type: "int[]", min: 1, minLength: 1 },
   ssDecSizes: { type: "int[]", min: 1, minLength: 1 },
   ssCodeSize: positive,

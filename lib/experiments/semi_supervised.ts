@@ -37,6 +37,11 @@ import type { NormMode } from "../nn/module.ts";
 import { randomNormal } from "../nn/random_normal.ts";
 import { trainVAE } from "./ff_vae.ts";
 import { makeOptimizer } from "../optim/mod.ts";
+import {
+  type LearningRateSchedule,
+  linearDecay,
+  setLearningRate,
+} from "../optim/schedule.ts";
 import { deriveSeed } from "../random.ts";
 import { createRunDir } from "../run_dir.ts";
 import { saveRun } from "../runs.ts";
@@ -188,6 +193,8 @@ export interface TrainResult {
 export interface TrainSemiSupervisedOptions {
   /** What updates the weights (see lib/optim/mod.ts). */
   optimizer: tf.Optimizer;
+  /** Each epoch's step size (lib/optim/schedule.ts); default: the optimizer's own, unchanged. */
+  schedule?: LearningRateSchedule;
   /** Passes over the unlabelled pool. */
   epochs: number;
   /** Unlabelled images per step. */
@@ -244,6 +251,7 @@ export async function trainSemiSupervised(
     batchSize: opts.batchSize,
     seed: opts.seed,
     step: (idx, epoch, i) => {
+      if (opts.schedule) setLearningRate(opts.optimizer, opts.schedule(epoch));
       const ui = Int32Array.from(idx, (p) => split.unlabelled[p]);
       const li = Int32Array.from(
         labelledBatch(nl, opts.labelledBatchSize, opts.seed, epoch, i),
@@ -315,6 +323,8 @@ export async function trainSemiSupervised(
 export interface TrainSupervisedOptions {
   /** What updates the classifier's weights. */
   optimizer: tf.Optimizer;
+  /** Each epoch's step size (lib/optim/schedule.ts); default: the optimizer's own, unchanged. */
+  schedule?: LearningRateSchedule;
   /** Passes over the labelled images. */
   epochs: number;
   /** Labelled images per step (at most their number). */
@@ -355,7 +365,8 @@ export async function trainSupervised(
     count: labelled.count,
     batchSize,
     seed: opts.seed,
-    step: (idx) => {
+    step: (idx, epoch) => {
+      if (opts.schedule) setLearningRate(opts.optimizer, opts.schedule(epoch));
       const x = batchTensor(labelled, idx, { layout: "flat" });
       const y = oneHotLabels(labelled, idx, K);
       const { loss, metrics } = trainStep(opts.optimizer, variables, () => {
@@ -433,6 +444,8 @@ export interface Week10Params {
   labelledBatchSize: number;
   /** Adam's learning rate, every model. */
   learningRate: number;
+  /** Each run's last this many epochs: the rate falls linearly toward 0 ({@linkcode linearDecay}); 0 keeps it constant. */
+  lrDecayEpochs: number;
   /** The seed's model: encoder and decoder hidden sizes, code size. */
   ssEncSizes: number[];
   ssDecSizes: number[];
@@ -613,6 +626,14 @@ export async function runModel(
     name: "adam",
     learningRate: params.learningRate,
   });
+  // At 0 no schedule runs, so the optimizer keeps its rate as before.
+  const schedule = (epochs: number) =>
+    params.lrDecayEpochs > 0
+      ? linearDecay(params.learningRate, {
+        epochs,
+        decayEpochs: params.lrDecayEpochs,
+      })
+      : undefined;
   let result: TrainResult;
   let epochs: number;
   try {
@@ -620,6 +641,7 @@ export async function runModel(
       epochs = params.supervisedEpochs;
       result = await trainSupervised(model, sets.train, ctx.split, {
         optimizer,
+        schedule: schedule(epochs),
         epochs,
         batchSize: params.labelledBatchSize,
         seed: ctx.seed,
@@ -640,6 +662,7 @@ export async function runModel(
         : params.m1m2Epochs;
       result = await trainSemiSupervised(model, sets.train, ctx.split, {
         optimizer,
+        schedule: schedule(epochs),
         epochs,
         batchSize: params.batchSize,
         labelledBatchSize: params.labelledBatchSize,

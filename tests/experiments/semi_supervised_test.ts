@@ -30,6 +30,7 @@ import { M2 } from "../../lib/models/m2.ts";
 import { SSVAE } from "../../lib/models/ss_vae.ts";
 import { randomNormal } from "../../lib/nn/random_normal.ts";
 import { makeOptimizer } from "../../lib/optim/mod.ts";
+import { linearDecay } from "../../lib/optim/schedule.ts";
 import { deriveSeed, Rng } from "../../lib/random.ts";
 import { loadRun } from "../../lib/runs.ts";
 import { assertAllClose } from "../test_util.ts";
@@ -138,6 +139,53 @@ Deno.test("trainSemiSupervised logs per epoch, keeps the best validation epoch, 
     second.r.history.map((h) => [h.train_cost, h.valid_error]),
     r.history.map((h) => [h.train_cost, h.valid_error]),
   );
+});
+
+Deno.test("trainSemiSupervised steps each epoch at its scheduled rate", async () => {
+  const train = digits(120, 2), valid = digits(30, 3);
+  const split = labelledSplit(train.labels, {
+    labels: 6,
+    seed: 1,
+    draw: 0,
+    classes: 3,
+  });
+  const run = async (decayEpochs: number | null) => {
+    const model = new M2(m2Config);
+    const optimizer = makeOptimizer({ name: "adam", learningRate: 0.01 });
+    const asked: number[] = [];
+    const rate = linearDecay(0.01, {
+      epochs: 4,
+      decayEpochs: decayEpochs ?? 0,
+    });
+    const r = await trainSemiSupervised(model, train, split, {
+      optimizer,
+      schedule: decayEpochs === null ? undefined : (epoch) => {
+        asked.push(epoch);
+        return rate(epoch);
+      },
+      epochs: 4,
+      batchSize: 19,
+      labelledBatchSize: 4,
+      weights: { labelled: 1 / 4, unlabelled: 1 / 19, classification: 2 },
+      seed: 5,
+      valid,
+      label: "test",
+    });
+    const last = (optimizer as unknown as { learningRate: number })
+      .learningRate;
+    optimizer.dispose();
+    return { costs: r.history.map((h) => h.train_cost), asked, last };
+  };
+  const plain = await run(null);
+  // The last of 4 epochs at half the rate (2 decay epochs: 2/2, then 1/2).
+  const decayed = await run(2);
+  assert.deepEqual([...new Set(decayed.asked)], [0, 1, 2, 3]);
+  assert.equal(decayed.asked.length, 4 * Math.floor(114 / 19)); // every step
+  assert.equal(decayed.last, 0.005);
+  assert.deepEqual(decayed.costs.slice(0, 3), plain.costs.slice(0, 3));
+  assert.notEqual(decayed.costs[3], plain.costs[3]);
+  // A constant schedule steps exactly as no schedule.
+  assert.deepEqual((await run(0)).costs, plain.costs);
 });
 
 Deno.test("trainSupervised changes only the classifier's weights", async () => {
