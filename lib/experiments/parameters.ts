@@ -99,6 +99,7 @@ export const WEEK10_PARAMETERS: ParamSchema = {
   ssWeighting: weighting,
   ssClassWeight: weight,
   ssEntropyWeight: weight,
+  ssEntropyRampEpochs: count,
   m2Hidden: positive,
   m2CodeSize: positive,
   m2Epochs: positive,

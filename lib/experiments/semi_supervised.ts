@@ -201,8 +201,8 @@ export interface TrainSemiSupervisedOptions {
   batchSize: number;
   /** Labelled images per step. */
   labelledBatchSize: number;
-  /** How the cost weighs its terms. */
-  weights: CostWeights;
+  /** How the cost weighs its terms; a function gives each epoch's (from 0). */
+  weights: CostWeights | ((epoch: number) => CostWeights);
   /** The run's seed: shuffles, labelled batches, each step's noise. */
   seed: number;
   /** Validation images: their error, with population statistics, picks the epoch kept. */
@@ -243,6 +243,8 @@ export async function trainSemiSupervised(
   const nl = split.labelled.length;
   const stepRows = opts.batchSize + opts.labelledBatchSize;
   const best = new BestWeights(all);
+  const { weights } = opts;
+  const weightsOf = typeof weights === "function" ? weights : () => weights;
   const started = performance.now();
   const history = await fitMinibatches({
     epochs: opts.epochs,
@@ -274,7 +276,7 @@ export async function trainSemiSupervised(
         unlabelled: images(ui, "unlabelled"),
       };
       const { loss, metrics: m } = trainStep(opts.optimizer, variables, () => {
-        const c = model.cost(batch, "train", seed, opts.weights);
+        const c = model.cost(batch, "train", seed, weightsOf(epoch));
         return { loss: c.total, metrics: c.terms };
       });
       const l = li.length, u = ui.length;
@@ -455,6 +457,8 @@ export interface Week10Params {
   ssClassWeight: number;
   /** Weight of the entropy of `y'` in an unlabelled row's cost (0: the seed's cost; see lib/models/ss_vae.ts). */
   ssEntropyWeight: number;
+  /** The entropy weight's linear ramp from 0: epoch e (from 0) weighs it `min(1, (e + 1) / ssEntropyRampEpochs)` times; 0: the full weight from the start. */
+  ssEntropyRampEpochs: number;
   /** M2 (and M2 of M1+M2): hidden size of each of its three networks, code size. */
   m2Hidden: number;
   m2CodeSize: number;
@@ -586,6 +590,26 @@ export function stepWeights(
 }
 
 /**
+ * `weights` with the entropy weight ramped linearly from 0 to `weight` over
+ * the first `rampEpochs` epochs (`weight * min(1, (epoch + 1) / rampEpochs)`),
+ * so that the classifier learns from the labels before it must commit to a
+ * class for every image (the ramp-up of Laine and Aila, "Temporal Ensembling
+ * for Semi-Supervised Learning", ICLR 2017, there Gaussian). With no ramp or
+ * no weight `weights` come back as they are, the model's config then decides.
+ */
+export function entropyRamp(
+  weights: CostWeights,
+  weight: number,
+  rampEpochs: number,
+): CostWeights | ((epoch: number) => CostWeights) {
+  if (rampEpochs === 0 || weight === 0) return weights;
+  return (epoch) => ({
+    ...weights,
+    entropy: weight * Math.min(1, (epoch + 1) / rampEpochs),
+  });
+}
+
+/**
  * Builds, trains and tests one model of the table (`kind` on `ctx.split`),
  * printing an epoch line as it goes (the labelled error and the validation
  * error among them). The test set is evaluated once, with the weights of
@@ -666,12 +690,16 @@ export async function runModel(
         epochs,
         batchSize: params.batchSize,
         labelledBatchSize: params.labelledBatchSize,
-        weights: stepWeights(weighting, classWeight, {
-          total: sets.train.count,
-          labelled: ctx.split.labelled.length,
-          batchSize: params.batchSize,
-          labelledBatchSize: params.labelledBatchSize,
-        }),
+        weights: entropyRamp(
+          stepWeights(weighting, classWeight, {
+            total: sets.train.count,
+            labelled: ctx.split.labelled.length,
+            batchSize: params.batchSize,
+            labelledBatchSize: params.labelledBatchSize,
+          }),
+          kind === "ss_vae" ? params.ssEntropyWeight : 0,
+          params.ssEntropyRampEpochs,
+        ),
         seed: ctx.seed,
         valid: sets.valid,
         onEpoch,

@@ -62,6 +62,12 @@ export interface CostWeights {
   unlabelled: number;
   /** Weight of a labelled example's cross-entropy, relative to its bound. */
   classification: number;
+  /**
+   * The seed's model only: this step's weight of the entropy of `y'` in an
+   * unlabelled row's cost, in place of its config's `entropyWeight` (a
+   * schedule's value; M2 ignores it, its bound holds that entropy already).
+   */
+  entropy?: number;
 }
 
 /**
@@ -365,7 +371,7 @@ export class SSVAE implements SemiSupervisedModel {
         batch.labelled.y,
       ),
     });
-    const entropyWeight = this.config.entropyWeight ?? 0;
+    const entropyWeight = weights.entropy ?? this.config.entropyWeight ?? 0;
     if (entropyWeight === 0 || nu === 0) return cost;
     const entropy = softmaxEntropy(tf.slice(r.logits, [nl, 0], [nu, -1]));
     return {

@@ -7,6 +7,7 @@ import {
   oneHotLabels,
 } from "../../lib/data/labelled_subsets.ts";
 import {
+  entropyRamp,
   evaluateClassifier,
   meanStd,
   type ModelRun,
@@ -186,6 +187,21 @@ Deno.test("trainSemiSupervised steps each epoch at its scheduled rate", async ()
   assert.notEqual(decayed.costs[3], plain.costs[3]);
   // A constant schedule steps exactly as no schedule.
   assert.deepEqual((await run(0)).costs, plain.costs);
+});
+
+Deno.test("entropyRamp: the entropy weight rises linearly from 0 over the ramp's epochs", () => {
+  const w = { labelled: 0.5, unlabelled: 0.25, classification: 3 };
+  const ramp = entropyRamp(w, 6, 3);
+  assert.equal(typeof ramp, "function");
+  const at = ramp as (epoch: number) => typeof w & { entropy?: number };
+  assert.deepEqual([0, 1, 2, 3, 10].map((e) => at(e).entropy), [2, 4, 6, 6, 6]);
+  assert.deepEqual({ ...at(0), entropy: undefined }, {
+    ...w,
+    entropy: undefined,
+  });
+  // No ramp, or no weight: the weights as they are.
+  assert.equal(entropyRamp(w, 6, 0), w);
+  assert.equal(entropyRamp(w, 0, 3), w);
 });
 
 Deno.test("trainSupervised changes only the classifier's weights", async () => {

@@ -162,6 +162,17 @@ Deno.test("entropyWeight adds w * H(y') of each unlabelled row to the total, wei
   for (const k of Object.keys(a.terms) as (keyof typeof a.terms)[]) {
     assertAllClose(b.terms[k], a.terms[k].dataSync() as Float32Array, 1e-6);
   }
+  // A step's weights.entropy takes the config's place (a schedule's value).
+  assertAllClose(
+    plain.cost(batch, "population", seed, { ...w, entropy: 1.5 }).total,
+    [a.total.dataSync()[0] + 2 * 1.5 * entropy],
+    1e-4,
+  );
+  assertAllClose(
+    withEntropy.cost(batch, "population", seed, { ...w, entropy: 0 }).total,
+    a.total.dataSync() as Float32Array,
+    1e-6,
+  );
   // Without unlabelled rows there is nothing to add.
   const labelledOnly = {
     ...batch,
