@@ -87,6 +87,7 @@ const NOTEBOOKS: Record<string, NotebookCase> = {
       m1m2Epochs: 1,
       supervisedEpochs: 2,
       lrDecayEpochs: 2, // runs the schedule's path (the baseline's 2nd epoch at half the rate)
+      averageDecay: 0.9, // and the weight average's
     },
     expect: ["image/png", "image/svg+xml"],
   },

@@ -92,6 +92,7 @@ export const WEEK10_PARAMETERS: ParamSchema = {
   labelledBatchSize: { type: "int", min: 2 },
   learningRate: rate,
   lrDecayEpochs: count,
+  averageDecay: { type: "number", min: 0, max: 0.99999 },
   ssEncSizes: { type: "int[]", min: 1, minLength: 1 },
   ssDecSizes: { type: "int[]", min: 1, minLength: 1 },
   ssCodeSize: positive,

@@ -36,6 +36,7 @@ import { disposeModule } from "../nn/module.ts";
 import type { NormMode } from "../nn/module.ts";
 import { randomNormal } from "../nn/random_normal.ts";
 import { trainVAE } from "./ff_vae.ts";
+import { WeightAverage } from "../optim/average.ts";
 import { makeOptimizer } from "../optim/mod.ts";
 import {
   type LearningRateSchedule,
@@ -177,6 +178,32 @@ export class BestWeights {
   }
 }
 
+/** The weight average of `decay` (none for undefined or 0). */
+function makeAverage(
+  variables: tf.Variable[],
+  decay: number | undefined,
+): WeightAverage | undefined {
+  return decay ? new WeightAverage(variables, decay) : undefined;
+}
+
+/**
+ * `evaluate` with the averaged weights swapped in (so that the batch-norm
+ * statistics, the validation error and the copy {@linkcode BestWeights}
+ * keeps are the average's), training's weights swapped back after.
+ */
+async function averaged(
+  average: WeightAverage | undefined,
+  evaluate: () => Promise<Metrics>,
+): Promise<Metrics> {
+  if (!average) return evaluate();
+  average.swap();
+  try {
+    return await evaluate();
+  } finally {
+    average.swap();
+  }
+}
+
 /** What {@linkcode trainSemiSupervised} and {@linkcode trainSupervised} return. */
 export interface TrainResult {
   /** Per epoch: the training metrics (`train_*`) and the validation error. */
@@ -195,6 +222,8 @@ export interface TrainSemiSupervisedOptions {
   optimizer: tf.Optimizer;
   /** Each epoch's step size (lib/optim/schedule.ts); default: the optimizer's own, unchanged. */
   schedule?: LearningRateSchedule;
+  /** Evaluate and keep a moving average of the weights with this decay per step ({@linkcode WeightAverage}); default none: the trained weights. */
+  averageDecay?: number;
   /** Passes over the unlabelled pool. */
   epochs: number;
   /** Unlabelled images per step. */
@@ -243,6 +272,7 @@ export async function trainSemiSupervised(
   const nl = split.labelled.length;
   const stepRows = opts.batchSize + opts.labelledBatchSize;
   const best = new BestWeights(all);
+  const average = makeAverage(variables, opts.averageDecay);
   const { weights } = opts;
   const weightsOf = typeof weights === "function" ? weights : () => weights;
   const started = performance.now();
@@ -279,6 +309,7 @@ export async function trainSemiSupervised(
         const c = model.cost(batch, "train", seed, weightsOf(epoch));
         return { loss: c.total, metrics: c.terms };
       });
+      average?.update();
       const l = li.length, u = ui.length;
       return {
         cost: loss,
@@ -289,17 +320,18 @@ export async function trainSemiSupervised(
         count: u,
       };
     },
-    evaluate: async (): Promise<Metrics> => {
-      await recalibrateBatchNorm(classifierOf(model), train, {
-        batchSize: stepRows,
-        seed: opts.seed,
-      });
-      return best.validate(model, opts.valid);
-    },
+    evaluate: () =>
+      averaged(average, async () => {
+        await recalibrateBatchNorm(classifierOf(model), train, {
+          batchSize: stepRows,
+          seed: opts.seed,
+        });
+        return best.validate(model, opts.valid);
+      }),
     onEpoch: opts.onEpoch,
     evaluateEvery: opts.evaluateEvery,
     budgetSeconds: opts.budgetSeconds,
-  });
+  }).finally(() => average?.dispose());
   best.restore();
   // The generative half's statistics, for the figures (10,000 images do);
   // then the classifier's again as the kept epoch's evaluation set them, so
@@ -327,6 +359,8 @@ export interface TrainSupervisedOptions {
   optimizer: tf.Optimizer;
   /** Each epoch's step size (lib/optim/schedule.ts); default: the optimizer's own, unchanged. */
   schedule?: LearningRateSchedule;
+  /** As {@linkcode TrainSemiSupervisedOptions.averageDecay}. */
+  averageDecay?: number;
   /** Passes over the labelled images. */
   epochs: number;
   /** Labelled images per step (at most their number). */
@@ -360,6 +394,7 @@ export async function trainSupervised(
   const variables = model.classifierVariables();
   const all = [...variables, ...classifier.state()];
   const best = new BestWeights(all);
+  const average = makeAverage(variables, opts.averageDecay);
   const started = performance.now();
   const history = await fitMinibatches({
     epochs: opts.epochs,
@@ -383,6 +418,7 @@ export async function trainSupervised(
           metrics: { wrong: wrong as tf.Scalar },
         };
       });
+      average?.update();
       const n = idx.length;
       return {
         labelled_cross_entropy: loss / n,
@@ -390,15 +426,16 @@ export async function trainSupervised(
         count: n,
       };
     },
-    evaluate: async (): Promise<Metrics> => {
-      await recalibrateBatchNorm(classifier, labelled, {
-        batchSize,
-        seed: opts.seed,
-      });
-      return best.validate(model, opts.valid);
-    },
+    evaluate: () =>
+      averaged(average, async () => {
+        await recalibrateBatchNorm(classifier, labelled, {
+          batchSize,
+          seed: opts.seed,
+        });
+        return best.validate(model, opts.valid);
+      }),
     onEpoch: opts.onEpoch,
-  });
+  }).finally(() => average?.dispose());
   best.restore();
   return {
     history,
@@ -448,6 +485,8 @@ export interface Week10Params {
   learningRate: number;
   /** Each run's last this many epochs: the rate falls linearly toward 0 ({@linkcode linearDecay}); 0 keeps it constant. */
   lrDecayEpochs: number;
+  /** Each model's weights evaluated, kept and tested: their moving average with this decay per step ({@linkcode WeightAverage}); 0: the trained weights. */
+  averageDecay: number;
   /** The seed's model: encoder and decoder hidden sizes, code size. */
   ssEncSizes: number[];
   ssDecSizes: number[];
@@ -666,6 +705,7 @@ export async function runModel(
       result = await trainSupervised(model, sets.train, ctx.split, {
         optimizer,
         schedule: schedule(epochs),
+        averageDecay: params.averageDecay,
         epochs,
         batchSize: params.labelledBatchSize,
         seed: ctx.seed,
@@ -687,6 +727,7 @@ export async function runModel(
       result = await trainSemiSupervised(model, sets.train, ctx.split, {
         optimizer,
         schedule: schedule(epochs),
+        averageDecay: params.averageDecay,
         epochs,
         batchSize: params.batchSize,
         labelledBatchSize: params.labelledBatchSize,

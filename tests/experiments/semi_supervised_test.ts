@@ -189,6 +189,59 @@ Deno.test("trainSemiSupervised steps each epoch at its scheduled rate", async ()
   assert.deepEqual((await run(0)).costs, plain.costs);
 });
 
+Deno.test("averageDecay: the weights kept are the moving average of every step's, their batch norm set for them", async () => {
+  const train = digits(120, 2), valid = digits(30, 3);
+  const split = labelledSplit(train.labels, {
+    labels: 6,
+    seed: 1,
+    draw: 0,
+    classes: 3,
+  });
+  const model = new M2(m2Config);
+  const vars = model.trainable();
+  const adam = makeOptimizer({ name: "adam", learningRate: 0.01 });
+  // The same optimizer, recording the trained weights after each step.
+  const steps: Float32Array[][] = [];
+  const optimizer = Object.create(adam) as tf.Optimizer;
+  optimizer.minimize = (...args) => {
+    const out = adam.minimize(...args);
+    steps.push(vars.map((v) => v.dataSync().slice() as Float32Array));
+    return out;
+  };
+  const initial = vars.map((v) => v.dataSync().slice());
+  const decay = 0.8;
+  const r = await trainSemiSupervised(model, train, split, {
+    optimizer,
+    averageDecay: decay,
+    epochs: 1,
+    batchSize: 19,
+    labelledBatchSize: 4,
+    weights: { labelled: 1 / 4, unlabelled: 1 / 19, classification: 2 },
+    seed: 5,
+    valid,
+  });
+  adam.dispose();
+  assert.equal(steps.length, Math.floor(114 / 19));
+  // One evaluation, so the weights kept are the average after the last step.
+  const expected = initial.map((w) => Float64Array.from(w));
+  steps.forEach((ws, n) => {
+    const d = Math.min(decay, (2 + n) / (11 + n));
+    ws.forEach((w, i) => {
+      for (let j = 0; j < w.length; j++) {
+        expected[i][j] = d * expected[i][j] + (1 - d) * w[j];
+      }
+    });
+  });
+  vars.forEach((v, i) => assertAllClose(v.dataSync(), expected[i], 1e-5));
+  assert.notDeepEqual([...vars[0].dataSync()], [...steps.at(-1)![0]]);
+  // The validation error was measured on those weights with their statistics.
+  const again = evaluateClassifier(model, valid, {
+    batchSize: 500,
+    mode: "population",
+  });
+  assert.equal(again.error, r.bestValidError);
+});
+
 Deno.test("entropyRamp: the entropy weight rises linearly from 0 over the ramp's epochs", () => {
   const w = { labelled: 0.5, unlabelled: 0.25, classification: 3 };
   const ramp = entropyRamp(w, 6, 3);
