@@ -55,6 +55,18 @@ function digits(count: number, seed: number): LabelledImages {
   return { images, labels, count, height: 4, width: 4, channels: 1 };
 }
 
+/** 120 training and 30 validation "digits", 6 of the training labels kept. */
+function tinySemiSupervised() {
+  const train = digits(120, 2), valid = digits(30, 3);
+  const split = labelledSplit(train.labels, {
+    labels: 6,
+    seed: 1,
+    draw: 0,
+    classes: 3,
+  });
+  return { train, valid, split };
+}
+
 const m2Config = {
   inputSize: 16,
   classes: 3,
@@ -87,13 +99,7 @@ Deno.test("oneHotLabels and evaluateClassifier count by hand", () => {
 });
 
 Deno.test("trainSemiSupervised logs per epoch, keeps the best validation epoch, and repeats with its seed", async () => {
-  const train = digits(120, 2), valid = digits(30, 3);
-  const split = labelledSplit(train.labels, {
-    labels: 6,
-    seed: 1,
-    draw: 0,
-    classes: 3,
-  });
+  const { train, valid, split } = tinySemiSupervised();
   const run = async () => {
     const model = new M2(m2Config);
     const optimizer = makeOptimizer({ name: "adam", learningRate: 0.01 });
@@ -143,13 +149,7 @@ Deno.test("trainSemiSupervised logs per epoch, keeps the best validation epoch, 
 });
 
 Deno.test("trainSemiSupervised steps each epoch at its scheduled rate", async () => {
-  const train = digits(120, 2), valid = digits(30, 3);
-  const split = labelledSplit(train.labels, {
-    labels: 6,
-    seed: 1,
-    draw: 0,
-    classes: 3,
-  });
+  const { train, valid, split } = tinySemiSupervised();
   const run = async (decayEpochs: number | null) => {
     const model = new M2(m2Config);
     const optimizer = makeOptimizer({ name: "adam", learningRate: 0.01 });
@@ -190,13 +190,7 @@ Deno.test("trainSemiSupervised steps each epoch at its scheduled rate", async ()
 });
 
 Deno.test("averageDecay: the weights kept are the moving average of every step's, their batch norm set for them", async () => {
-  const train = digits(120, 2), valid = digits(30, 3);
-  const split = labelledSplit(train.labels, {
-    labels: 6,
-    seed: 1,
-    draw: 0,
-    classes: 3,
-  });
+  const { train, valid, split } = tinySemiSupervised();
   const model = new M2(m2Config);
   const vars = model.trainable();
   const adam = makeOptimizer({ name: "adam", learningRate: 0.01 });
